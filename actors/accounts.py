@@ -1,0 +1,130 @@
+"""Local accounts: creation (with their RSA key), password checks, the instance actor."""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.keys import generate_rsa_keypair
+from fediverse.models import KIND_TO_TYPE, Actor, User
+from fediverse.uris import USERNAME_RE, Uris
+
+KINDS = ("resident", "association", "official", "shop", "collectivity")
+RESERVED_USERNAMES = frozenset(
+    {"admin", "administrator", "root", "actor", "inbox", "outbox", "api", "oauth", "well-known", "users",
+     "instance", "relay", "support", "webmaster", "postmaster", "abuse", "nodeinfo", "settings", "about"}
+)
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """A clear reason why an account cannot be created (shown by the CLI and the API)."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def local_actor_row(uris: Uris, username: str, *, kind: str, display_name: str = "") -> Actor:
+    """A local Actor with all its endpoint URIs filled in and a fresh key pair."""
+    private_pem, public_pem = generate_rsa_keypair()
+    if kind == "instance":
+        uri = uris.instance_actor()
+        inbox, outbox = uris.shared_inbox(), f"{uri}/outbox"
+        followers = following = featured = None
+        url = uris.base + "/about"
+    else:
+        uri = uris.actor(username)
+        inbox, outbox = uris.inbox(username), uris.outbox(username)
+        followers, following, featured = uris.followers(username), uris.following(username), uris.featured(username)
+        url = uris.profile_page(username)
+    return Actor(
+        uri=uri,
+        username=username,
+        username_lower=username.lower(),
+        domain=None,
+        domain_key="",
+        actor_type=KIND_TO_TYPE[kind],
+        kind=kind,
+        display_name=display_name or username,
+        url=url,
+        inbox_url=inbox,
+        shared_inbox_url=uris.shared_inbox(),
+        outbox_url=outbox,
+        followers_url=followers,
+        following_url=following,
+        featured_url=featured,
+        public_key_id=uris.key_id(uri),
+        public_key_pem=public_pem,
+        private_key_pem=private_pem,
+        manually_approves_followers=False,
+        discoverable=kind != "instance",
+    )
+
+
+async def find_local_actor(session: AsyncSession, username: str) -> Actor | None:
+    return await session.scalar(
+        select(Actor).where(Actor.domain_key == "", Actor.username_lower == username.lower())
+    )
+
+
+async def create_account(
+    session: AsyncSession,
+    uris: Uris,
+    username: str,
+    *,
+    email: str,
+    password: str,
+    kind: str = "resident",
+    display_name: str = "",
+    commune_insee: str | None = None,
+    is_admin: bool = False,
+) -> tuple[Actor, User]:
+    """Create a local actor and its login; the caller commits."""
+    if not USERNAME_RE.match(username):
+        raise AccountError("username: letters, digits, _ . - only (1 to 64 characters)")
+    if username.lower() in RESERVED_USERNAMES and not is_admin:
+        raise AccountError(f"username {username!r} is reserved")
+    if kind not in KINDS:
+        raise AccountError(f"kind must be one of {', '.join(KINDS)}")
+    if "@" not in email or len(email) > 320:
+        raise AccountError("email: a valid address is required")
+    if len(password) < 8:
+        raise AccountError("password: at least 8 characters")
+    if await find_local_actor(session, username):
+        raise AccountError(f"username {username!r} is already taken")
+    if await session.scalar(select(User.id).where(func.lower(User.email) == email.lower())):
+        raise AccountError(f"email {email!r} is already used")
+    actor = await asyncio.to_thread(local_actor_row, uris, username, kind=kind, display_name=display_name)
+    actor.commune_insee = commune_insee
+    actor.manually_approves_followers = False
+    session.add(actor)
+    await session.flush()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    user = User(actor_id=actor.id, email=email, password_hash=password_hash, is_admin=is_admin,
+                role="admin" if is_admin else "user")
+    session.add(user)
+    await session.flush()
+    return actor, user
+
+
+async def ensure_instance_actor(session: AsyncSession, uris: Uris) -> Actor:
+    """The Application actor that signs fetches (authorized-fetch servers require a signer)."""
+    actor = await session.scalar(select(Actor).where(Actor.uri == uris.instance_actor()))
+    if actor is None:
+        actor = await asyncio.to_thread(local_actor_row, uris, uris.settings.domain, kind="instance")
+        actor.display_name = uris.settings.instance_name or uris.settings.domain
+        session.add(actor)
+        await session.flush()
+    return actor

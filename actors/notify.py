@@ -1,0 +1,32 @@
+"""Notifications and counters shared by the inbox (remote events) and the outbox (local ones)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.db import insert_ignoring_conflicts
+from fediverse.ids import new_id
+from fediverse.models import Actor, Notification, Status
+
+
+async def notify(session: AsyncSession, recipient: Actor, kind: str, from_actor_id: int,
+                 status_id: int | None = None) -> None:
+    """Notify a local actor once (a replayed activity does not notify twice); nobody notifies themself."""
+    if recipient.domain is not None or recipient.id == from_actor_id:
+        return
+    row = {"id": new_id(), "recipient_id": recipient.id, "kind": kind, "from_actor_id": from_actor_id,
+           "status_id": status_id}
+    await session.execute(insert_ignoring_conflicts(session, Notification.__table__, [row]))
+
+
+async def bump(session: AsyncSession, model: type[Actor] | type[Status], row_id: int, column: str, delta: int) -> None:
+    """Atomic counter change that never goes below zero (replays and races stay consistent)."""
+    col = getattr(model, column)
+    from sqlalchemy import case
+
+    await session.execute(
+        update(model).where(model.id == row_id)
+        .values({column: case((col + delta < 0, 0), else_=col + delta)})
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,248 @@
+"""ActivityPub GET edge: actor documents, their collections, statuses and activities.
+
+Browsers asking for HTML are sent to the profile or status page; ActivityPub clients get JSON.
+With FEDIVERSE_AUTHORIZED_FETCH=1 everything but the instance actor needs a signed GET.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from actors.remote import ActorResolver
+from actors.serializers import actor_to_as
+from actors.signed_requests import request_target, verify_signed_request
+from fediverse.as2 import AS_CONTEXT
+from fediverse.models import Actor, FeaturedStatus, Follow, OutgoingActivity, Status
+from fediverse.runtime import Runtime
+from fediverse.signatures import SignatureError
+from outbox.serializers import create_activity, load_status_parts, status_to_as
+
+PAGE_SIZE = 20
+AS_JSON = "application/activity+json; charset=utf-8"
+
+
+class ActivityJSONResponse(JSONResponse):
+    media_type = "application/activity+json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _as_response(doc: dict[str, Any], *, cache: bool = True) -> Response:
+    headers = {"Vary": "Accept, Signature", "Content-Type": AS_JSON}
+    if cache:
+        headers["Cache-Control"] = "max-age=60, public"
+    return ActivityJSONResponse(doc, headers=headers)
+
+
+def wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept and "activity+json" not in accept and "ld+json" not in accept
+
+
+def _not_found(message: str = "not found") -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=404)
+
+
+async def _authorize(request: Request) -> Response | None:
+    """401 unless the GET is signed by a remote actor, when authorized fetch is on."""
+    runtime: Runtime = request.app.state.runtime
+    if not runtime.settings.authorized_fetch:
+        return None
+    try:
+        await verify_signed_request(runtime, ActorResolver(runtime), "GET", request_target(request.scope),
+                                    request.headers, None)
+    except SignatureError as exc:
+        return JSONResponse({"error": f"signed request required: {exc}"}, status_code=401)
+    return None
+
+
+async def _local_actor(runtime: Runtime, username: str) -> Actor | None:
+    async with runtime.sessions() as session:
+        actor = await session.scalar(select(Actor).where(
+            Actor.domain_key == "", Actor.username_lower == username.lower(), Actor.kind != "instance"))
+    if actor is None or actor.deleted_at is not None or actor.suspended_at is not None:
+        return None
+    return actor
+
+
+async def actor_document(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _local_actor(runtime, request.path_params["username"])
+    if actor is None:
+        return _not_found("no such actor")
+    if wants_html(request):
+        return RedirectResponse(runtime.uris.profile_page(actor.username), status_code=302)
+    if (denied := await _authorize(request)) is not None:
+        return denied
+    return _as_response(actor_to_as(actor, runtime.uris))
+
+
+async def instance_actor(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        actor = await session.scalar(select(Actor).where(Actor.uri == runtime.uris.instance_actor()))
+    if actor is None:
+        return _not_found()
+    return _as_response(actor_to_as(actor, runtime.uris))
+
+
+async def _paged(request: Request, collection_id: str, total: int, query: Select[Any], render: Any) -> Response:
+    """An OrderedCollection whose pages walk ids downwards with `max_id` (stable under inserts)."""
+    if request.query_params.get("page") is None:
+        return _as_response({"@context": AS_CONTEXT, "id": collection_id, "type": "OrderedCollection",
+                             "totalItems": total, "first": f"{collection_id}?page=true"})
+    max_id = request.query_params.get("max_id", "")
+    if max_id and not max_id.isdigit():
+        return JSONResponse({"error": "max_id must be a number"}, status_code=400)
+    entity = query.column_descriptions[0]["entity"]
+    id_column = entity.id
+    if max_id:
+        query = query.where(id_column < int(max_id))
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        rows = list((await session.scalars(query.order_by(id_column.desc()).limit(PAGE_SIZE + 1))).all())
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        items = [await render(session, row) for row in rows]
+    page_id = f"{collection_id}?page=true" + (f"&max_id={max_id}" if max_id else "")
+    page: dict[str, Any] = {"@context": AS_CONTEXT, "id": page_id, "type": "OrderedCollectionPage",
+                            "partOf": collection_id, "totalItems": total, "orderedItems": items}
+    if more:
+        page["next"] = f"{collection_id}?page=true&max_id={rows[-1].id}"
+    return _as_response(page)
+
+
+async def outbox(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _local_actor(runtime, request.path_params["username"])
+    if actor is None or not actor.outbox_url:
+        return _not_found("no such actor")
+    if (denied := await _authorize(request)) is not None:
+        return denied
+    where = (OutgoingActivity.actor_id == actor.id, OutgoingActivity.public.is_(True))
+    async with runtime.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(OutgoingActivity).where(*where)) or 0
+
+    async def render(_session: Any, row: OutgoingActivity) -> Any:
+        doc = json.loads(row.body)
+        doc.pop("@context", None)
+        return doc
+
+    return await _paged(request, actor.outbox_url, total, select(OutgoingActivity).where(*where), render)
+
+
+async def _follow_collection(request: Request, *, followers: bool) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _local_actor(runtime, request.path_params["username"])
+    if actor is None:
+        return _not_found("no such actor")
+    if (denied := await _authorize(request)) is not None:
+        return denied
+    mine, other = (Follow.followee_id, Follow.follower_id) if followers else (Follow.follower_id, Follow.followee_id)
+    where = (mine == actor.id, Follow.state == "accepted")
+    async with runtime.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(Follow).where(*where)) or 0
+
+    async def render(session: Any, row: Follow) -> Any:
+        return await session.scalar(select(Actor.uri).where(Actor.id == getattr(row, other.key)))
+
+    collection_id = actor.followers_url if followers else actor.following_url
+    return await _paged(request, collection_id or "", total, select(Follow).where(*where), render)
+
+
+async def followers(request: Request) -> Response:
+    return await _follow_collection(request, followers=True)
+
+
+async def following(request: Request) -> Response:
+    return await _follow_collection(request, followers=False)
+
+
+async def featured(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _local_actor(runtime, request.path_params["username"])
+    if actor is None or not actor.featured_url:
+        return _not_found("no such actor")
+    if (denied := await _authorize(request)) is not None:
+        return denied
+    async with runtime.sessions() as session:
+        statuses = (await session.scalars(select(Status).join(FeaturedStatus, FeaturedStatus.status_id == Status.id)
+                                          .where(FeaturedStatus.actor_id == actor.id)
+                                          .order_by(FeaturedStatus.id.desc()).limit(50))).all()
+        items = [status_to_as(s, await load_status_parts(session, s), runtime.uris, with_context=False)
+                 for s in statuses]
+    return _as_response({"@context": AS_CONTEXT, "id": actor.featured_url, "type": "OrderedCollection",
+                         "totalItems": len(items), "orderedItems": items})
+
+
+async def _public_status(request: Request) -> tuple[Runtime, Actor, Status] | Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _local_actor(runtime, request.path_params["username"])
+    status_id = request.path_params["status_id"]
+    if actor is None or status_id >= 2**63:
+        return _not_found()
+    async with runtime.sessions() as session:
+        status = await session.get(Status, status_id)
+    if status is None or status.actor_id != actor.id or status.visibility not in ("public", "unlisted") \
+            or status.reblog_of_id is not None:
+        return _not_found("no such status")
+    if wants_html(request):
+        return RedirectResponse(status.url or runtime.uris.status_page(actor.username, status.id), status_code=302)
+    if (denied := await _authorize(request)) is not None:
+        return denied
+    return runtime, actor, status
+
+
+async def status_object(request: Request) -> Response:
+    found = await _public_status(request)
+    if isinstance(found, Response):
+        return found
+    runtime, _actor, status = found
+    async with runtime.sessions() as session:
+        doc = status_to_as(status, await load_status_parts(session, status), runtime.uris)
+    return _as_response(doc)
+
+
+async def status_activity(request: Request) -> Response:
+    found = await _public_status(request)
+    if isinstance(found, Response):
+        return found
+    runtime, _actor, status = found
+    async with runtime.sessions() as session:
+        note = status_to_as(status, await load_status_parts(session, status), runtime.uris, with_context=False)
+    return _as_response(create_activity(status.activity_uri or f"{status.uri}/activity", note))
+
+
+async def activity_document(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _local_actor(runtime, request.path_params["username"])
+    if actor is None or request.path_params["activity_id"] >= 2**63:
+        return _not_found()
+    uri = runtime.uris.activity(actor.username, request.path_params["activity_id"])
+    async with runtime.sessions() as session:
+        row = await session.scalar(select(OutgoingActivity).where(OutgoingActivity.uri == uri))
+    if row is None or not row.public:
+        return _not_found("no such activity")
+    if (denied := await _authorize(request)) is not None:
+        return denied
+    return _as_response(json.loads(row.body))
+
+
+routes = [
+    Route("/actor", instance_actor),
+    Route("/users/{username}", actor_document),
+    Route("/users/{username}/outbox", outbox),
+    Route("/users/{username}/followers", followers),
+    Route("/users/{username}/following", following),
+    Route("/users/{username}/collections/featured", featured),
+    Route("/users/{username}/statuses/{status_id:int}", status_object),
+    Route("/users/{username}/statuses/{status_id:int}/activity", status_activity),
+    Route("/users/{username}/activities/{activity_id:int}", activity_document),
+]

@@ -1,0 +1,52 @@
+"""Local actor -> ActivityPub actor document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fediverse.as2 import CONTEXT, format_datetime
+from fediverse.models import Actor
+from fediverse.uris import Uris
+
+# Extension property carrying the kind of account (resident, association, ...) for peers that
+# want it; documented in FEDERATION.md. Plain JSON readers see the term in our context.
+KIND_PROPERTY = "territoryKind"
+
+
+def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
+    context = [*CONTEXT[:2], {**CONTEXT[2], KIND_PROPERTY: f"{uris.base}/ns#{KIND_PROPERTY}"}]
+    doc: dict[str, Any] = {
+        "@context": context,
+        "id": actor.uri,
+        "type": actor.actor_type,
+        "preferredUsername": actor.username,
+        "name": actor.display_name or actor.username,
+        "summary": actor.summary or "",
+        "url": actor.url,
+        "inbox": actor.inbox_url,
+        "outbox": actor.outbox_url,
+        "manuallyApprovesFollowers": actor.manually_approves_followers,
+        "discoverable": actor.discoverable,
+        "indexable": actor.discoverable,
+        "published": format_datetime(actor.published),
+        "endpoints": {"sharedInbox": uris.shared_inbox()},
+        "publicKey": {"id": actor.public_key_id, "owner": actor.uri, "publicKeyPem": actor.public_key_pem},
+        KIND_PROPERTY: actor.kind,
+    }
+    for key, value in (("followers", actor.followers_url), ("following", actor.following_url),
+                       ("featured", actor.featured_url)):
+        if value:
+            doc[key] = value
+    if actor.icon_url:
+        doc["icon"] = {"type": "Image", "url": actor.icon_url}
+    if actor.image_url:
+        doc["image"] = {"type": "Image", "url": actor.image_url}
+    if actor.moved_to_uri:
+        doc["movedTo"] = actor.moved_to_uri
+    aliases = json.loads(actor.also_known_as or "[]")
+    if aliases:
+        doc["alsoKnownAs"] = aliases
+    if actor.updated:
+        doc["updated"] = format_datetime(actor.updated)
+    return doc

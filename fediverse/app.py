@@ -1,0 +1,126 @@
+"""The Starlette application factory; its lifespan owns the engine, HTTP client and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from actors.accounts import ensure_instance_actor
+from actors.routes import routes as actor_routes
+from fediverse import SOFTWARE_NAME, __version__
+from fediverse.config import Settings, ensure_secret_key
+from fediverse.db import create_engine, session_factory
+from fediverse.errors import BodySizeLimit, http_exception_handler, unexpected_error_handler
+from fediverse.http import HttpClient
+from fediverse.migrate import upgrade_database
+from fediverse.runtime import Runtime, Signer
+from fediverse.uris import Uris
+from fediverse.web.routes import routes as web_routes
+from inbox.ingest import IngestWriter
+from inbox.routes import routes as inbox_routes
+from inbox.worker import run_inbox_worker
+from outbox.delivery import run_delivery_worker
+from webfinger.routes import routes as webfinger_routes
+
+log = logging.getLogger(__name__)
+
+
+async def health(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    from sqlalchemy import func, select
+
+    from fediverse.models import Delivery, IncomingActivity
+
+    async with runtime.sessions() as session:
+        pending_in = await session.scalar(
+            select(func.count()).select_from(IncomingActivity).where(IncomingActivity.state == "pending"))
+        pending_out = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.state == "pending"))
+    return JSONResponse({"status": "ok", "database": "ok", "version": __version__,
+                         "queues": {"inbox_pending": pending_in, "delivery_pending": pending_out}})
+
+
+async def start_runtime(settings: Settings) -> Runtime:
+    """Open the database (migrating it), the instance actor and the HTTP client."""
+    settings = ensure_secret_key(settings)
+    engine = create_engine(settings.database_url)
+    await upgrade_database(engine)
+    runtime = Runtime(settings=settings, engine=engine, sessions=session_factory(engine), uris=Uris(settings))
+    async with runtime.sessions() as session, session.begin():
+        instance = await ensure_instance_actor(session, runtime.uris)
+    assert instance.public_key_id and instance.private_key_pem
+    runtime.instance_signer = Signer(instance.public_key_id, instance.private_key_pem)
+    runtime.http = HttpClient(settings, user_agent=f"{SOFTWARE_NAME}/{__version__} (+{settings.base_url}/)")
+    await runtime.http.start()
+    return runtime
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    if runtime.http is not None:
+        await runtime.http.close()
+    await runtime.engine.dispose()
+
+
+def start_workers(runtime: Runtime, stopping: asyncio.Event) -> list[asyncio.Task[None]]:
+    return [
+        asyncio.create_task(run_inbox_worker(runtime, stopping), name="inbox-worker"),
+        asyncio.create_task(run_delivery_worker(runtime, stopping), name="delivery-worker"),
+    ]
+
+
+async def stop_workers(tasks: list[asyncio.Task[None]], stopping: asyncio.Event) -> None:
+    stopping.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = await start_runtime(settings)
+        ingest = IngestWriter(runtime)
+        app.state.runtime = runtime
+        app.state.ingest = ingest
+        ingest.start()
+        stopping = asyncio.Event()
+        tasks = start_workers(runtime, stopping) if settings.run_workers else []
+        log.info("instance %s ready", runtime.settings.base_url)
+        try:
+            yield
+        finally:
+            await ingest.stop()
+            await stop_workers(tasks, stopping)
+            await stop_runtime(runtime)
+
+    routes = [
+        Route("/health", health),
+        *webfinger_routes,
+        *inbox_routes,
+        *actor_routes,
+        *web_routes,
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        exception_handlers={HTTPException: http_exception_handler, Exception: unexpected_error_handler},
+    )
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` with several worker processes (settings from the environment)."""
+    import os
+
+    from fediverse.config import load_settings
+
+    return create_app(load_settings(config_file=os.environ.get("FEDIVERSE_CONFIG_FILE")))

@@ -1,0 +1,223 @@
+"""The `fediverse` command: serve, worker, db upgrade, accounts, quickstart."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from fediverse.config import ConfigError, Settings, ensure_secret_key, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return ensure_secret_key(load_settings(config_file=args.config))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    from fediverse.migrate import upgrade_database_sync
+
+    upgrade_database_sync(settings.database_url)
+    ssl = {}
+    if args.ssl_certfile:
+        ssl = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile}
+    if args.workers > 1:
+        # Each process rebuilds its settings from the environment (and the same config file).
+        if args.config:
+            os.environ["FEDIVERSE_CONFIG_FILE"] = os.path.abspath(args.config)
+        uvicorn.run("fediverse.app:create_app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, proxy_headers=False, log_level=args.log_level, **ssl)
+        return 0
+    from fediverse.app import create_app
+
+    print(f"Serving {settings.base_url} on {args.host}:{args.port}", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False,
+                log_level=args.log_level, **ssl)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from fediverse.app import start_runtime, start_workers, stop_runtime, stop_workers
+
+    settings = replace(_settings(args), run_workers=True)
+
+    async def main() -> None:
+        runtime = await start_runtime(settings)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        tasks = start_workers(runtime, stopping)
+        print(f"Workers running for {settings.base_url}", flush=True)
+        await stopping.wait()
+        await stop_workers(tasks, stopping)
+        await stop_runtime(runtime)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from fediverse.migrate import upgrade_database_sync
+
+    settings = _settings(args)
+    upgrade_database_sync(settings.database_url)
+    print(f"Database up to date: {settings.database_url}")
+    return 0
+
+
+async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
+    from fediverse.db import create_engine, session_factory
+    from fediverse.migrate import upgrade_database
+    from fediverse.uris import Uris
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_database(engine)
+        async with session_factory(engine)() as session, session.begin():
+            return await work(session, Uris(settings))
+    finally:
+        await engine.dispose()
+
+
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    from actors.accounts import AccountError, create_account
+
+    settings = _settings(args)
+    password = args.password or secrets.token_urlsafe(12)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        actor, _user = await create_account(
+            session, uris, args.username, email=args.email, password=password, kind=args.kind,
+            commune_insee=args.commune, is_admin=args.admin, display_name=args.display_name or "",
+        )
+        return actor.uri
+
+    try:
+        uri = asyncio.run(_with_session(settings, work))
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Created {args.username}@{settings.domain} ({args.kind}{', admin' if args.admin else ''}): {uri}")
+    if not args.password:
+        print(f"Password: {password}")
+    return 0
+
+
+def cmd_accounts_list(args: argparse.Namespace) -> int:
+    from fediverse.models import Actor, User
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        rows = await session.execute(
+            select(Actor, User).join(User, User.actor_id == Actor.id).order_by(Actor.username_lower))
+        return [(a, u) for a, u in rows]
+
+    rows = asyncio.run(_with_session(settings, work))
+    if args.json:
+        print(json.dumps([{"username": a.username, "email": u.email, "kind": a.kind, "admin": u.is_admin,
+                           "commune": a.commune_insee, "uri": a.uri} for a, u in rows], indent=2))
+        return 0
+    for actor, user in rows:
+        flags = " admin" if user.is_admin else ""
+        print(f"{actor.username:<24} {actor.kind:<13} {user.email:<32} {actor.commune_insee or '-':<6}{flags}")
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    """Local trial: migrate, make sure an admin exists (printing its login), then serve."""
+    from actors.accounts import create_account, hash_password
+    from fediverse.models import User
+
+    settings = _settings(args)
+    password = secrets.token_urlsafe(12)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        admin = await session.scalar(select(User).where(User.is_admin.is_(True)).order_by(User.id))
+        if admin is None:
+            await create_account(session, uris, "admin", email=f"admin@{settings.host}", password=password,
+                                 kind="collectivity", is_admin=True, display_name="Administration")
+            return f"admin@{settings.host}"
+        admin.password_hash = hash_password(password)  # the quick start always prints a working login
+        return admin.email
+
+    email = asyncio.run(_with_session(settings, work))
+    print("=" * 60)
+    print(f"  Admin login: {email}")
+    print(f"  Password:    {password}")
+    print(f"  Instance:    {settings.base_url}")
+    print("=" * 60, flush=True)
+    return cmd_serve(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fediverse", description=__doc__)
+    parser.add_argument("--config", help="TOML file with settings (keys as FEDIVERSE_* names)",
+                        default=os.environ.get("FEDIVERSE_CONFIG_FILE"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_serve_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--ssl-certfile")
+        p.add_argument("--ssl-keyfile")
+        p.add_argument("--workers", type=int, default=1, help="web processes (each runs background workers)")
+        p.add_argument("--log-level", default="info")
+
+    serve = sub.add_parser("serve", help="web server plus background workers")
+    add_serve_options(serve)
+    serve.set_defaults(func=cmd_serve)
+    quick = sub.add_parser("quickstart", help="create/print an admin login, then serve (local trial)")
+    add_serve_options(quick)
+    quick.set_defaults(func=cmd_quickstart)
+
+    worker = sub.add_parser("worker", help="background workers only (delivery, inbox processing)")
+    worker.set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply pending migrations").set_defaults(func=cmd_db_upgrade)
+
+    accounts = sub.add_parser("accounts", help="local accounts")
+    acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    create = acc_sub.add_parser("create", help="create an account")
+    create.add_argument("username")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", help="generated and printed when omitted")
+    create.add_argument("--kind", default="resident",
+                        choices=["resident", "association", "official", "shop", "collectivity"])
+    create.add_argument("--commune", help="INSEE code of the account's commune")
+    create.add_argument("--display-name")
+    create.add_argument("--admin", action="store_true")
+    create.set_defaults(func=cmd_accounts_create)
+    listing = acc_sub.add_parser("list", help="list local accounts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_accounts_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""All tables; importing this module registers them on `Base.metadata` (Alembic reads it)."""
+
+from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, User
+from fediverse.models.content import VISIBILITIES, Attachment, Mention, Status, StatusTag, Tombstone
+from fediverse.models.queues import Delivery, Host, IncomingActivity, OutgoingActivity
+from fediverse.models.social import Block, Favourite, FeaturedStatus, Follow, Notification, Report
+
+__all__ = [
+    "ACTOR_TYPES", "KIND_TO_TYPE", "VISIBILITIES", "Actor", "Attachment", "Block", "Delivery",
+    "Favourite", "FeaturedStatus", "Follow", "Host", "IncomingActivity", "Mention", "Notification",
+    "OutgoingActivity", "Report", "Status", "StatusTag", "Tombstone", "User",
+]

@@ -1,0 +1,98 @@
+"""Actors (local and remote) and local login accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fediverse.db import Base, BigId, UTCDateTime, utcnow
+from fediverse.ids import new_id
+
+ACTOR_TYPES = ("Person", "Group", "Organization", "Application", "Service")
+# Kind of account -> ActivityStreams actor type (the territory issue documents these kinds).
+KIND_TO_TYPE = {
+    "resident": "Person",
+    "official": "Person",
+    "association": "Group",
+    "shop": "Organization",
+    "collectivity": "Organization",
+    "instance": "Application",
+}
+
+
+class Actor(Base):
+    """One row per actor we know. Local actors have `domain` NULL and a private key."""
+
+    __tablename__ = "actors"
+    __table_args__ = (
+        UniqueConstraint("username_lower", "domain_key", name="uq_actors_username_domain"),
+        Index("ix_actors_shared_inbox", "shared_inbox_url"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    uri: Mapped[str] = mapped_column(String(2048), unique=True)
+    username: Mapped[str] = mapped_column(String(255))
+    username_lower: Mapped[str] = mapped_column(String(255))
+    domain: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    # '' for local actors so the unique constraint works on every database.
+    domain_key: Mapped[str] = mapped_column(String(255), default="")
+    actor_type: Mapped[str] = mapped_column(String(32), default="Person")
+    kind: Mapped[str] = mapped_column(String(32), default="resident")
+    display_name: Mapped[str] = mapped_column(String(500), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    icon_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    image_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    inbox_url: Mapped[str] = mapped_column(String(2048), default="")
+    shared_inbox_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    outbox_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    followers_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    following_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    featured_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    public_key_id: Mapped[str | None] = mapped_column(String(2048), nullable=True, index=True)
+    public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    private_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
+    discoverable: Mapped[bool] = mapped_column(Boolean, default=True)
+    commune_insee: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    moved_to_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    also_known_as: Mapped[str] = mapped_column(Text, default="[]")
+    raw: Mapped[str | None] = mapped_column(Text, nullable=True)
+    published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    followers_count: Mapped[int] = mapped_column(Integer, default=0)
+    following_count: Mapped[int] = mapped_column(Integer, default=0)
+    statuses_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def is_local(self) -> bool:
+        return self.domain is None
+
+    @property
+    def inbox_for_delivery(self) -> str:
+        return self.shared_inbox_url or self.inbox_url
+
+    def handle(self, local_domain: str) -> str:
+        return f"{self.username}@{self.domain or local_domain}"
+
+
+class User(Base):
+    """A person who logs in; acts as one local actor (association teams come later)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    role: Mapped[str] = mapped_column(String(32), default="user")
+    locale: Mapped[str] = mapped_column(String(16), default="fr")
+    approved: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

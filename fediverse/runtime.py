@@ -1,0 +1,58 @@
+"""Everything one running instance owns, built once by the app lifespan and passed explicitly.
+
+There are no module globals: tests run two or three instances in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fediverse.config import Settings
+from fediverse.uris import Uris
+
+if TYPE_CHECKING:
+    from fediverse.http import HttpClient
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Key used to sign a request on behalf of a local actor."""
+
+    key_id: str
+    private_key_pem: str
+
+    def as_tuple(self) -> tuple[str, str]:
+        return (self.key_id, self.private_key_pem)
+
+
+@dataclass(frozen=True)
+class CachedKey:
+    actor_id: int
+    actor_uri: str
+    public_key_pem: str
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    uris: Uris
+    http: HttpClient | None = None
+    instance_signer: Signer | None = None
+    # Workers wait on these between polls; a command that queues work sets them.
+    wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
+    # key id -> verified public key of a remote actor (inbox hot path: no database read per POST).
+    key_cache: dict[str, CachedKey] = field(default_factory=dict)
+
+    def wake(self, queue: str) -> None:
+        event = self.wakeups.get(queue)
+        if event is not None:
+            event.set()
+
+    def wakeup_event(self, queue: str) -> asyncio.Event:
+        return self.wakeups.setdefault(queue, asyncio.Event())

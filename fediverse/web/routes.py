@@ -1,0 +1,77 @@
+"""Public HTML pages for the federation edge: profile and status permalinks (the web UI grows here)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from fediverse.models import Actor, Status
+from fediverse.runtime import Runtime
+from fediverse.web.templating import render
+
+
+def _page(request: Request, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    runtime: Runtime = request.app.state.runtime
+    html = render(runtime.settings.language, template, settings=runtime.settings, **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+async def _actor(runtime: Runtime, username: str) -> Actor | None:
+    async with runtime.sessions() as session:
+        actor = await session.scalar(select(Actor).where(Actor.domain_key == "",
+                                                         Actor.username_lower == username.lower()))
+    if actor is None or actor.deleted_at or actor.suspended_at or actor.kind == "instance":
+        return None
+    return actor
+
+
+async def home(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        statuses = (await session.execute(
+            select(Status, Actor).join(Actor, Actor.id == Status.actor_id)
+            .where(Status.local.is_(True), Status.visibility == "public", Status.reblog_of_id.is_(None))
+            .order_by(Status.id.desc()).limit(20))).all()
+    return _page(request, "home.html", statuses=statuses)
+
+
+async def profile(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _actor(runtime, request.path_params["username"])
+    if actor is None:
+        return _page(request, "not_found.html", status_code=404)
+    accept = request.headers.get("accept", "")
+    if "activity+json" in accept or "ld+json" in accept:
+        return RedirectResponse(actor.uri, status_code=302)
+    async with runtime.sessions() as session:
+        statuses = (await session.scalars(
+            select(Status).where(Status.actor_id == actor.id, Status.visibility == "public",
+                                 Status.reblog_of_id.is_(None)).order_by(Status.id.desc()).limit(20))).all()
+    return _page(request, "profile.html", actor=actor, statuses=statuses,
+                 handle=actor.handle(runtime.settings.domain))
+
+
+async def status_page(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    actor = await _actor(runtime, request.path_params["username"])
+    status_id = request.path_params["status_id"]
+    status = None
+    if actor is not None and status_id < 2**63:
+        async with runtime.sessions() as session:
+            status = await session.get(Status, status_id)
+    if actor is None or status is None or status.actor_id != actor.id \
+            or status.visibility not in ("public", "unlisted"):
+        return _page(request, "not_found.html", status_code=404)
+    accept = request.headers.get("accept", "")
+    if "activity+json" in accept or "ld+json" in accept:
+        return RedirectResponse(status.uri, status_code=302)
+    return _page(request, "status.html", actor=actor, status=status, handle=actor.handle(runtime.settings.domain))
+
+
+routes = [
+    Route("/", home),
+    Route("/@{username}", profile),
+    Route("/@{username}/{status_id:int}", status_page),
+]

@@ -1,0 +1,20 @@
+"""Create: a new remote post; the object must be embedded, by the sender, on the sender's host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fediverse.as2 import id_of
+from inbox.context import ActivityRejected, InboxContext
+from inbox.objects import store_remote_status
+
+
+async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
+    obj = activity.get("object")
+    if isinstance(obj, str):
+        # Only a reference: fetch it from its origin (which must be the sender's host).
+        ctx.require_same_host(id_of(obj), "object id")
+        obj = await ctx.resolver.fetch_document(obj)
+    if not isinstance(obj, dict):
+        raise ActivityRejected("Create without an object")
+    await store_remote_status(ctx, obj, activity_uri=ctx.activity_uri)

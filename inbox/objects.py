@@ -1,0 +1,193 @@
+"""Remote objects (Note, Article, Page, Event, Question) -> Status rows, shared by Create/Update/Announce."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from actors.notify import bump, notify
+from fediverse.as2 import (
+    ATTACHMENT_TYPES,
+    OBJECT_TYPES,
+    as_list,
+    id_of,
+    ids_of,
+    parse_datetime,
+    text_of,
+    type_of,
+)
+from fediverse.db import utcnow
+from fediverse.models import Actor, Attachment, Follow, Mention, Status, StatusTag, Tombstone
+from fediverse.sanitize import html_to_text, sanitize_html
+from fediverse.uris import host_of
+from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
+from outbox.audience import visibility_of
+
+MAX_TAGS = 50
+MAX_ATTACHMENTS = 16
+# Extension properties kept as-is (bounded) for the features that read them (events, polls, ads).
+EXTRA_KEYS = ("startTime", "endTime", "location", "oneOf", "anyOf", "closed", "votersCount", "timezone",
+              "category", "joinMode", "purpose", "publishes", "reciprocal", "audience")
+MAX_EXTRA_BYTES = 20_000
+
+
+def check_object_origin(ctx: InboxContext, obj: dict[str, Any]) -> tuple[str, str]:
+    """The object's id and attributedTo must be on the sender's host, and the author the sender."""
+    object_id = ctx.require_same_host(obj.get("id") if isinstance(obj.get("id"), str) else None, "object id")
+    author = id_of(obj.get("attributedTo"))
+    ctx.require_same_host(author, "attributedTo")
+    if author != ctx.sender.uri:
+        raise ActivityRejected("object is attributed to someone other than the sender")
+    return object_id, author
+
+
+def _extra(obj: dict[str, Any]) -> str | None:
+    extra = {k: obj[k] for k in EXTRA_KEYS if k in obj}
+    if not extra:
+        return None
+    encoded = json.dumps(extra)
+    return encoded if len(encoded) <= MAX_EXTRA_BYTES else None
+
+
+def apply_fields(status: Status, obj: dict[str, Any], author: Actor) -> None:
+    """Copy the displayable fields, sanitized and bounded."""
+    status.object_type = type_of(obj)
+    content = text_of(obj.get("content")) or text_of(obj.get("contentMap"))
+    status.content = sanitize_html(content)
+    summary = text_of(obj.get("summary"), 5000)
+    status.summary = html_to_text(summary) if summary else ""
+    name = text_of(obj.get("name"), 1000)
+    status.name = name or None
+    status.sensitive = obj.get("sensitive") is True or bool(status.summary)
+    url = obj.get("url")
+    url = url if isinstance(url, str) else id_of(url)
+    status.url = url if url and host_of(url) == host_of(author.uri) else status.uri
+    content_map = obj.get("contentMap")
+    if isinstance(content_map, dict) and content_map:
+        first_language = next(iter(content_map))
+        status.language = first_language[:16] if isinstance(first_language, str) else None
+    status.extra_json = _extra(obj)
+
+
+async def _replace_parts(ctx: InboxContext, session: AsyncSession, status: Status, obj: dict[str, Any]) -> list[Actor]:
+    """Mentions, hashtags and attachments; returns the local actors mentioned."""
+    await session.execute(delete(StatusTag).where(StatusTag.status_id == status.id))
+    await session.execute(delete(Attachment).where(Attachment.status_id == status.id))
+    await session.execute(delete(Mention).where(Mention.status_id == status.id))
+    mentioned_uris: list[str] = []
+    tag_names: set[str] = set()
+    for tag in as_list(obj.get("tag"))[:MAX_TAGS]:
+        if not isinstance(tag, dict):
+            continue
+        if type_of(tag) == "Mention" and isinstance(tag.get("href"), str):
+            mentioned_uris.append(tag["href"])
+        elif type_of(tag) == "Hashtag":
+            name = text_of(tag.get("name"), 100).lstrip("#").lower()
+            if name and name not in tag_names:
+                tag_names.add(name)
+                session.add(StatusTag(status_id=status.id, name=name))
+    mentioned: list[Actor] = []
+    if mentioned_uris:
+        mentioned = list((await session.scalars(select(Actor).where(Actor.uri.in_(mentioned_uris[:MAX_TAGS])))).all())
+        for actor in mentioned:
+            session.add(Mention(status_id=status.id, actor_id=actor.id))
+    for position, item in enumerate(as_list(obj.get("attachment"))[:MAX_ATTACHMENTS]):
+        if not isinstance(item, dict) or type_of(item) not in ATTACHMENT_TYPES:
+            continue
+        url = item.get("url")
+        url = url if isinstance(url, str) else id_of(url)
+        if not url or not url.startswith(("https://", "http://")):
+            continue
+        media_type = item.get("mediaType") if isinstance(item.get("mediaType"), str) else None
+        kind = (media_type or "image/").split("/")[0]
+        session.add(Attachment(
+            status_id=status.id, actor_id=status.actor_id, url=url[:2048], remote_url=url[:2048],
+            media_type=(media_type or "")[:255] or None,
+            kind=kind if kind in ("image", "video", "audio") else "unknown",
+            description=text_of(item.get("name"), 1500) or None, position=position,
+            width=item["width"] if isinstance(item.get("width"), int) else None,
+            height=item["height"] if isinstance(item.get("height"), int) else None,
+            blurhash=item["blurhash"][:255] if isinstance(item.get("blurhash"), str) else None,
+        ))
+    return [a for a in mentioned if a.domain is None]
+
+
+async def is_relevant(
+    ctx: InboxContext, session: AsyncSession, obj: dict[str, Any], in_reply_to: Status | None
+) -> bool:
+    """Keep what someone here asked for: followed authors, mentions of us, replies to us, DMs to us."""
+    if in_reply_to is not None and in_reply_to.local:
+        return True
+    addressed = ids_of(obj.get("to")) + ids_of(obj.get("cc")) + [
+        t.get("href") for t in as_list(obj.get("tag")) if isinstance(t, dict) and isinstance(t.get("href"), str)]
+    if any(ctx.runtime.uris.is_local(uri) for uri in addressed):
+        return True
+    followed = await session.scalar(select(Follow.id).join(Actor, Actor.id == Follow.follower_id).where(
+        Follow.followee_id == ctx.sender.id, Follow.state == "accepted", Actor.domain.is_(None)).limit(1))
+    return followed is not None
+
+
+async def store_remote_status(ctx: InboxContext, obj: dict[str, Any], *, activity_uri: str | None,
+                              require_relevance: bool = True) -> Status:
+    """Create the Status for a validated remote object (idempotent: a known id returns the row)."""
+    object_type = type_of(obj)
+    if object_type not in OBJECT_TYPES:
+        raise ActivityIgnored(f"object type {object_type or 'none'} is not supported")
+    object_id, _ = check_object_origin(ctx, obj)
+    author = ctx.sender
+    async with ctx.transaction() as session:
+        existing = await session.scalar(select(Status).where(Status.uri == object_id))
+        if existing is not None:
+            return existing
+        if await session.get(Tombstone, object_id) is not None:
+            raise ActivityIgnored("object was already deleted")
+        parent_uri = id_of(obj.get("inReplyTo"))
+        parent = await session.scalar(select(Status).where(Status.uri == parent_uri)) if parent_uri else None
+        if require_relevance and not await is_relevant(ctx, session, obj, parent):
+            raise ActivityIgnored("nobody here follows or is addressed by this object")
+        to, cc = ids_of(obj.get("to")), ids_of(obj.get("cc"))
+        status = Status(
+            uri=object_id, actor_id=author.id, local=False, activity_uri=activity_uri,
+            visibility=visibility_of(to, cc, author.followers_url), to_json=json.dumps(to[:100]),
+            cc_json=json.dumps(cc[:100]), in_reply_to_uri=parent_uri,
+            in_reply_to_id=parent.id if parent else None, in_reply_to_actor_id=parent.actor_id if parent else None,
+            conversation_uri=(obj.get("conversation") if isinstance(obj.get("conversation"), str) else None)
+            or (parent.conversation_uri if parent else None),
+            published=parse_datetime(obj.get("published")) or utcnow(),
+        )
+        apply_fields(status, obj, author)
+        session.add(status)
+        await session.flush()
+        local_mentions = await _replace_parts(ctx, session, status, obj)
+        await bump(session, Actor, author.id, "statuses_count", 1)
+        notified: set[int] = set()
+        for actor in local_mentions:
+            await notify(session, actor, "mention", author.id, status.id)
+            notified.add(actor.id)
+        if parent is not None:
+            await bump(session, Status, parent.id, "replies_count", 1)
+        return status
+
+
+async def update_remote_status(ctx: InboxContext, obj: dict[str, Any]) -> None:
+    object_id, _ = check_object_origin(ctx, obj)
+    async with ctx.transaction() as session:
+        status = await session.scalar(select(Status).where(Status.uri == object_id))
+        if status is None:
+            raise ActivityIgnored("update of an object we do not have")
+        if status.actor_id != ctx.sender.id:
+            raise ActivityRejected("only the author can update this object")
+        updated = parse_datetime(obj.get("updated"))
+        if updated is not None and status.updated is not None and updated <= status.updated:
+            raise ActivityIgnored("update is not newer than what we have")
+        apply_fields(status, obj, ctx.sender)
+        status.updated = updated or utcnow()
+        await session.flush()
+        await _replace_parts(ctx, session, status, obj)
+        for actor in (await session.scalars(select(Actor).join(Mention, Mention.actor_id == Actor.id).where(
+                Mention.status_id == status.id, Actor.domain.is_(None)))).all():
+            await notify(session, actor, "update", ctx.sender.id, status.id)
+

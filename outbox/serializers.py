@@ -1,0 +1,126 @@
+"""Local rows -> ActivityStreams documents: one function per object and activity type."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.as2 import CONTEXT, format_datetime
+from fediverse.models import Actor, Attachment, Mention, Status, StatusTag
+from fediverse.uris import PUBLIC, Uris
+
+
+@dataclass
+class StatusParts:
+    """What a status document needs besides its own row."""
+
+    author: Actor
+    mentions: list[Actor] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    in_reply_to_uri: str | None = None
+
+
+async def load_status_parts(session: AsyncSession, status: Status) -> StatusParts:
+    author = await session.get(Actor, status.actor_id)
+    assert author is not None
+    mentions = list((await session.scalars(
+        select(Actor).join(Mention, Mention.actor_id == Actor.id).where(Mention.status_id == status.id)
+    )).all())
+    tags = list((await session.scalars(select(StatusTag.name).where(StatusTag.status_id == status.id))).all())
+    attachments = list((await session.scalars(
+        select(Attachment).where(Attachment.status_id == status.id).order_by(Attachment.position)
+    )).all())
+    return StatusParts(author, mentions, tags, attachments, status.in_reply_to_uri)
+
+
+def audience(status: Status) -> tuple[list[str], list[str]]:
+    return json.loads(status.to_json or "[]"), json.loads(status.cc_json or "[]")
+
+
+def status_to_as(status: Status, parts: StatusParts, uris: Uris, *, with_context: bool = True) -> dict[str, Any]:
+    """A local status as a Note (or its own object type), addressed as Mastodon would read it."""
+    to, cc = audience(status)
+    doc: dict[str, Any] = {
+        "id": status.uri,
+        "type": status.object_type,
+        "attributedTo": parts.author.uri,
+        "content": status.content,
+        "published": format_datetime(status.published),
+        "url": status.url or status.uri,
+        "to": to,
+        "cc": cc,
+        "sensitive": status.sensitive,
+        "summary": status.summary or None,
+        "inReplyTo": parts.in_reply_to_uri,
+        "conversation": status.conversation_uri,
+        "replies": {"id": f"{status.uri}/replies", "type": "Collection", "totalItems": status.replies_count},
+    }
+    if status.name:
+        doc["name"] = status.name
+    if status.language:
+        doc["contentMap"] = {status.language: status.content}
+    if status.source_text is not None:
+        doc["source"] = {"content": status.source_text, "mediaType": "text/plain"}
+    if status.updated:
+        doc["updated"] = format_datetime(status.updated)
+    tags: list[dict[str, Any]] = [
+        {"type": "Mention", "href": actor.uri, "name": f"@{actor.handle(uris.settings.domain)}"}
+        for actor in parts.mentions
+    ]
+    tags += [{"type": "Hashtag", "href": f"{uris.base}/tags/{name}", "name": f"#{name}"} for name in parts.tags]
+    doc["tag"] = tags
+    doc["attachment"] = [
+        {"type": "Document", "mediaType": a.media_type, "url": a.url, "name": a.description,
+         **({"width": a.width, "height": a.height} if a.width and a.height else {}),
+         **({"blurhash": a.blurhash} if a.blurhash else {})}
+        for a in parts.attachments
+    ]
+    if status.extra_json:
+        doc.update(json.loads(status.extra_json))
+    if with_context:
+        doc = {"@context": CONTEXT, **doc}
+    return doc
+
+
+def tombstone(object_uri: str) -> dict[str, Any]:
+    return {"id": object_uri, "type": "Tombstone"}
+
+
+def wrap(activity_type: str, activity_uri: str, actor_uri: str, obj: Any, *, to: list[str] | None = None,
+         cc: list[str] | None = None, published: str | None = None) -> dict[str, Any]:
+    """An activity with our context; `obj` may be an id or an embedded object."""
+    doc: dict[str, Any] = {"@context": CONTEXT, "id": activity_uri, "type": activity_type, "actor": actor_uri}
+    if isinstance(obj, dict):
+        obj = {k: v for k, v in obj.items() if k != "@context"}
+    doc["object"] = obj
+    if to is not None:
+        doc["to"] = to
+    if cc is not None:
+        doc["cc"] = cc
+    if published:
+        doc["published"] = published
+    return doc
+
+
+def create_activity(activity_uri: str, note: dict[str, Any]) -> dict[str, Any]:
+    return wrap("Create", activity_uri, note["attributedTo"], note, to=note["to"], cc=note["cc"],
+                published=note["published"])
+
+
+def update_activity(activity_uri: str, actor_uri: str, obj: dict[str, Any]) -> dict[str, Any]:
+    to = obj.get("to") if isinstance(obj.get("to"), list) else [PUBLIC]
+    cc = obj.get("cc") if isinstance(obj.get("cc"), list) else []
+    return wrap("Update", activity_uri, actor_uri, obj, to=to, cc=cc)
+
+
+def delete_activity(activity_uri: str, actor_uri: str, object_uri: str, to: list[str], cc: list[str]) -> dict[str, Any]:
+    return wrap("Delete", activity_uri, actor_uri, tombstone(object_uri), to=to, cc=cc)
+
+
+def undo_activity(activity_uri: str, actor_uri: str, inner: dict[str, Any]) -> dict[str, Any]:
+    return wrap("Undo", activity_uri, actor_uri, inner, to=inner.get("to"), cc=inner.get("cc"))
