@@ -126,7 +126,7 @@ def load_settings(
     for key, value in environ.items():
         if key.startswith(ENV_PREFIX):
             name = key[len(ENV_PREFIX):].lower()
-            if name in _FIELD_TYPES:
+            if name in _FIELD_TYPES and value != "":  # an empty variable means "not set"
                 values[name] = _coerce(name, value)
     for name, value in overrides.items():
         values[name] = _coerce(name, value) if not isinstance(value, (Path, list, bool)) else value

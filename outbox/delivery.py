@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,7 +76,7 @@ _GAVE_UP = "host unavailable for the whole retry window"
 # ------------------------------------------------------------------------------------- enqueue
 
 
-def _own_domain(parts: Any, host: str, local_domain: str) -> bool:
+def _own_domain(parts: SplitResult, host: str, local_domain: str) -> bool:
     """Whether an inbox is ours, also when it spells our default port out."""
     if host == local_domain:
         return True

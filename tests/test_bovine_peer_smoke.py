@@ -20,8 +20,10 @@ from tests.peers.bovine_peer import (
     PUBLIC,
     BovinePeer,
     BovineVenvUnavailable,
+    HostsConflictError,
     ensure_bovine_venv,
     ensure_hosts_entries,
+    hosts_added_by_this_process,
     read_hosts_file,
     restore_hosts,
 )
@@ -45,7 +47,7 @@ def peer(ca: trustme.CA) -> Iterator[BovinePeer]:
         yield peer
     finally:
         peer.stop()
-    assert "bovine-a.test" not in read_hosts_file(), "stop() must remove the /etc/hosts line it added"
+    assert "bovine-a.test" not in hosts_added_by_this_process(), "stop() must remove the line it added"
 
 
 def _get(url: str, ctx: ssl.SSLContext, accept: str = "application/json") -> tuple[int, dict]:
@@ -123,15 +125,20 @@ def test_nothing_left_the_machine(peer: BovinePeer) -> None:
 
 def test_hosts_helper_is_idempotent_and_restores(tmp_path) -> None:
     hosts = tmp_path / "hosts"
-    hosts.write_text("127.0.0.1 localhost\n")
+    hosts.write_text("127.0.0.1 localhost\n127.0.0.5 already.test\n")
+    assert ensure_hosts_entries({"already.test": "127.0.0.5"}, hosts) == {}  # not ours: kept
     assert ensure_hosts_entries({"commune-a.test": "127.0.0.2"}, hosts) == {"commune-a.test": "127.0.0.2"}
     assert ensure_hosts_entries({"127.0.0.2": "commune-a.test"}, hosts) == {}
     assert ensure_hosts_entries({"commune-b.test": "127.0.0.3"}, hosts) == {"commune-b.test": "127.0.0.3"}
     assert read_hosts_file(hosts)["commune-a.test"] == "127.0.0.2"
     with pytest.raises(ValueError):
         ensure_hosts_entries({"evil.test": "10.0.0.1"}, hosts)
+    with pytest.raises(HostsConflictError):
+        ensure_hosts_entries({"already.test": "127.0.0.6"}, hosts)
+    assert hosts_added_by_this_process(hosts) == {"commune-a.test": "127.0.0.2", "commune-b.test": "127.0.0.3"}
     restore_hosts(["commune-a.test"], hosts)
     assert "commune-a.test" not in read_hosts_file(hosts)
     assert read_hosts_file(hosts)["commune-b.test"] == "127.0.0.3"
     restore_hosts(["commune-b.test"], hosts)
-    assert hosts.read_text() == "127.0.0.1 localhost\n"
+    restore_hosts(hosts_file=hosts)
+    assert hosts.read_text() == "127.0.0.1 localhost\n127.0.0.5 already.test\n"

@@ -8,7 +8,15 @@ import pytest
 from sqlalchemy import select
 
 from fediverse.models import (
-    Actor, Block, Delivery, Favourite, Follow, IncomingActivity, Notification, Status, Tombstone,
+    Actor,
+    Block,
+    Delivery,
+    Favourite,
+    Follow,
+    IncomingActivity,
+    Notification,
+    Status,
+    Tombstone,
 )
 from tests.federation_steps import count, first, html, make_account, outbox, remote_actor
 from tests.live import eventually

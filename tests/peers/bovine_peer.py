@@ -15,7 +15,8 @@ Every bovine process runs with a network guard (a ``sitecustomize`` audit hook):
 a name that /etc/hosts does not map to a loopback address, or a connection to a non-loopback
 address, is refused and recorded; :meth:`BovinePeer.network_violations` lists those records.
 
-Typical use (synchronous API; from async tests call it through ``asyncio.to_thread``)::
+Typical use (synchronous API; from async tests use ``await peer.aio.METHOD(...)``, which runs it
+in a thread, never the blocking call on the loop that serves our own instance)::
 
     ca = trustme.CA()
     with BovinePeer(ca=ca) as peer:          # host bovine-a.test, ip 127.0.0.4
@@ -30,6 +31,7 @@ Other fixtures can share the /etc/hosts helper: ``ensure_hosts_entries({"commune
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import fcntl
@@ -272,8 +274,8 @@ def _run_checked(cmd: list[str], *, env: dict[str, str], timeout: float, what: s
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        text = out.decode(errors="replace") if isinstance(out, bytes) else out
+        parts = [exc.stdout or "", exc.stderr or ""]
+        text = "".join(p.decode(errors="replace") if isinstance(p, bytes) else p for p in parts)
         if any(p in text for p in _NETWORK_ERROR_PATTERNS) or "Retrying" in text:
             raise BovineVenvUnavailable(f"{what} timed out after {timeout:.0f}s; the package index looks "
                                         f"unreachable:\n{_tail(text, 30)}") from exc
@@ -331,8 +333,9 @@ def ensure_hosts_entries(
     """Make sure /etc/hosts has a line ``IP HOST`` for each ``{host: ip}`` of ``mapping``.
 
     Idempotent; only loopback addresses are accepted. Lines are appended with the comment
-    ``# added-by-fediverse-tests`` and remembered (a leftover marked line of an earlier run is
-    adopted), so :func:`restore_hosts` removes exactly them; it also runs at interpreter exit.
+    ``# added-by-fediverse-tests`` and remembered, so :func:`restore_hosts` removes exactly the
+    lines this process added (it also runs at interpreter exit); an identical line that was already
+    there is left alone.
     ``{ip: host}`` is accepted too. Raises :class:`HostsConflictError` if a host is already mapped
     to another address. Returns the entries this call added.
     """
@@ -349,20 +352,17 @@ def ensure_hosts_entries(
         fh.seek(0)
         text = fh.read()
         lines = text.splitlines()
-        current = {}
-        marked = set()
+        current: dict[str, str] = {}
         for line in lines:
             fields = line.split("#", 1)[0].split()
             for name in fields[1:]:
                 current.setdefault(name.lower(), fields[0])
-                if line.rstrip().endswith(HOSTS_MARK):
-                    marked.add((name.lower(), fields[0]))
         new_lines = []
         for host, ip in wanted.items():
             existing = current.get(host)
             if existing == ip:
-                if (host, ip) in marked and (path, host) not in _hosts_added:
-                    _hosts_added[(path, host)] = ip  # leftover of a crashed run: ours to remove
+                # Already there (another fixture, another test session, or a leftover of a crashed
+                # run): not ours to remove, since someone else may still rely on it.
                 continue
             if existing is not None:
                 raise HostsConflictError(f"{path} already maps {host} to {existing}, not {ip}")
@@ -404,6 +404,13 @@ def restore_hosts(
                     _rewrite(fh, "\n".join(kept) + ("\n" if kept else ""))
             except FileNotFoundError:
                 pass
+
+
+def hosts_added_by_this_process(hosts_file: str | os.PathLike[str] = HOSTS_FILE) -> dict[str, str]:
+    """The ``{host: ip}`` lines of ``hosts_file`` that this process added and has not removed yet."""
+    path = Path(hosts_file)
+    with _hosts_lock:
+        return {host: ip for (p, host), ip in _hosts_added.items() if p == path}
 
 
 @contextlib.contextmanager
@@ -720,6 +727,17 @@ class BovinePeer:
         self.ca.configure_trust(ctx)
         return ctx
 
+    @property
+    def aio(self) -> _AsyncView:
+        """The same operations as coroutines run in a worker thread, for async tests:
+        ``await peer.aio.follow(actor)``. Never call the blocking methods directly from a coroutine
+        on the loop that also runs our server: bovine calls back into it while we wait."""
+        return _AsyncView(self)
+
+    def __repr__(self) -> str:
+        state = f"pid={self.pid}" if self.running else "stopped"
+        return f"<BovinePeer {self.origin} ({self.ip}) {self.handle} {state}>"
+
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def __enter__(self) -> BovinePeer:
@@ -986,11 +1004,15 @@ class BovinePeer:
             "object": target_actor_id, "to": [target_actor_id],
         })
 
-    def unfollow(self, follow_id: str, target_actor_id: str) -> str:
-        """Undo a Follow (by its id); bovine removes the target from alice's following."""
+    def unfollow(self, follow_id: str, target_actor_id: str, *, embed: bool = False) -> str:
+        """Undo a Follow; bovine removes the target from alice's following. The Undo's object is
+        the Follow's id (bovine's own habit) or, with ``embed``, the Follow itself (Mastodon's)."""
+        follow: str | dict[str, Any] = follow_id
+        if embed:
+            follow = {"id": follow_id, "type": "Follow", "actor": self.actor_id, "object": target_actor_id}
         return self.send_to_outbox({
             "@context": AS_CONTEXT, "type": "Undo", "actor": self.actor_id,
-            "object": follow_id, "to": [target_actor_id],
+            "object": follow, "to": [target_actor_id],
         })
 
     def accept_follow(self, follow: str | Mapping[str, Any], *, embed: bool = True) -> str:
@@ -1129,6 +1151,24 @@ class BovinePeer:
             return next((item for item in self.inbox_items() if predicate(item)), None)
 
         return self.wait_for(found, timeout=timeout, what="inbox item")
+
+
+class _AsyncView:
+    """``peer.aio.NAME(...)`` awaits ``peer.NAME(...)`` in a worker thread."""
+
+    def __init__(self, peer: BovinePeer) -> None:
+        self._peer = peer
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._peer, name)
+        if not callable(method):
+            raise AttributeError(f"BovinePeer.{name} is not a method; read peer.{name} directly")
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(method, *args, **kwargs)
+
+        call.__name__ = name
+        return call
 
 
 def _id(value: Any) -> Any:
