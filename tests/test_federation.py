@@ -183,3 +183,79 @@ async def test_each_activity_is_processed_once(pair):
     assert rows and all(r.state in ("done", "pending") for r in rows), [(r.activity_type, r.error) for r in rows]
     assert len({r.activity_uri for r in rows}) == len(rows)
     assert all(json.loads(r.body)["id"] == r.activity_uri for r in rows)
+
+
+async def test_locked_account_holds_the_follow_until_approved(pair):
+    a, b, alice, bob = pair
+    await outbox(b).update_profile(bob.id, manually_approves_followers=True)
+    bob_on_a = await remote_actor(a, "bob@commune-b.test")
+    assert bob_on_a.manually_approves_followers is True
+    await outbox(a).follow(alice.id, bob_on_a.id)
+    alice_on_b = await eventually(lambda: first(b, select(Actor).where(Actor.uri == alice.uri)),
+                                  what="follow request on B")
+    await eventually(lambda: first(b, select(Notification.id).where(Notification.kind == "follow_request")),
+                     what="follow request notification")
+    assert await first(b, select(Follow.state).where(Follow.follower_id == alice_on_b.id)) == "pending"
+    assert await first(a, select(Follow.state).where(Follow.follower_id == alice.id)) == "pending"
+    await outbox(b).answer_follow_request(bob.id, alice_on_b.id, accept=True)
+    await eventually(lambda: first(a, select(Follow.id).where(Follow.follower_id == alice.id,
+                                                              Follow.state == "accepted")),
+                     what="Accept after approval")
+
+
+async def test_rejected_follow_request_disappears_on_both_sides(pair):
+    a, b, alice, bob = pair
+    await outbox(b).update_profile(bob.id, manually_approves_followers=True)
+    bob_on_a = await remote_actor(a, "bob@commune-b.test")
+    await outbox(a).follow(alice.id, bob_on_a.id)
+    alice_on_b = await eventually(lambda: first(b, select(Actor).where(Actor.uri == alice.uri)),
+                                  what="follow request on B")
+    await eventually(lambda: first(b, select(Follow.id).where(Follow.follower_id == alice_on_b.id)),
+                     what="pending follow stored")
+    await outbox(b).answer_follow_request(bob.id, alice_on_b.id, accept=False)
+    await eventually(lambda: _no_follows(a), what="Reject processed on A")
+    assert await count(b, Follow) == 0
+
+
+async def test_edit_updates_the_remote_copy(pair):
+    a, b, alice, bob = pair
+    await _follow(a, b, alice, "bob@commune-b.test")
+    status = await outbox(b).publish(bob.id, html(b, "Marché le mardi"))
+    await eventually(lambda: first(a, select(Status.id).where(Status.uri == status.uri)), what="post on A")
+    await outbox(b).edit(bob.id, status.id, html(b, "Marché le mercredi"))
+
+    async def edited():
+        content = await first(a, select(Status.content).where(Status.uri == status.uri))
+        return content and "mercredi" in content
+
+    await eventually(edited, what="Update(Note) on A")
+    assert await first(a, select(Status.updated).where(Status.uri == status.uri)) is not None
+
+
+async def test_pinned_post_appears_in_the_remote_featured_collection(pair):
+    a, b, alice, bob = pair
+    await _follow(a, b, alice, "bob@commune-b.test")
+    status = await outbox(b).publish(bob.id, html(b, "Horaires de la mairie"))
+    on_a = await eventually(lambda: first(a, select(Status.id).where(Status.uri == status.uri)), what="post")
+    await outbox(b).pin(bob.id, status.id)
+    from fediverse.models import FeaturedStatus
+
+    await eventually(lambda: first(a, select(FeaturedStatus.id).where(FeaturedStatus.status_id == on_a)),
+                     what="Add to featured on A")
+    await outbox(b).pin(bob.id, status.id, pinned=False)
+    await eventually(lambda: _none(a, FeaturedStatus), what="Remove from featured on A")
+
+
+async def _none(instance, model):
+    return await count(instance, model) == 0
+
+
+async def test_remote_html_is_sanitized_and_mentions_kept(pair):
+    a, b, alice, bob = pair
+    alice_on_b = await remote_actor(b, "alice@commune-a.test")
+    content = (html(b, "@alice@commune-a.test regarde", [alice_on_b])
+               + '<script>alert(1)</script><img src=x onerror=alert(1)><a href="javascript:alert(1)">x</a>')
+    status = await outbox(b).publish(bob.id, content, mentions=[alice_on_b])
+    got = await eventually(lambda: first(a, select(Status).where(Status.uri == status.uri)), what="mention on A")
+    assert "<script" not in got.content and "onerror" not in got.content and "javascript:" not in got.content
+    assert 'class="u-url mention"' in got.content
