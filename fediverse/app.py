@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -55,8 +56,12 @@ async def start_runtime(settings: Settings) -> Runtime:
     engine = create_engine(settings.database_url)
     await upgrade_database(engine)
     runtime = Runtime(settings=settings, engine=engine, sessions=session_factory(engine), uris=Uris(settings))
-    async with runtime.sessions() as session, session.begin():
-        instance = await ensure_instance_actor(session, runtime.uris)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            instance = await ensure_instance_actor(session, runtime.uris)
+    except IntegrityError:  # another process (serve --workers N) created it at the same moment
+        async with runtime.sessions() as session, session.begin():
+            instance = await ensure_instance_actor(session, runtime.uris)
     assert instance.public_key_id and instance.private_key_pem
     runtime.instance_signer = Signer(instance.public_key_id, instance.private_key_pem)
     runtime.http = HttpClient(settings, user_agent=f"{SOFTWARE_NAME}/{__version__} (+{settings.base_url}/)")

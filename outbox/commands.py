@@ -437,7 +437,8 @@ class Outbox:
     # -- profile and featured -------------------------------------------------------------------
 
     async def update_profile(self, actor_id: int, **changes: Any) -> Actor:
-        allowed = {"display_name", "summary", "icon_url", "image_url", "manually_approves_followers", "discoverable"}
+        allowed = {"display_name", "summary", "icon_url", "image_url", "manually_approves_followers", "discoverable",
+                   "also_known_as"}
         unknown = set(changes) - allowed
         if unknown:
             raise CommandError(f"cannot change {', '.join(sorted(unknown))}")
@@ -445,6 +446,9 @@ class Outbox:
             actor = await self._actor(session, actor_id, local=True)
             if "summary" in changes:
                 changes["summary"] = sanitize_html(changes["summary"] or "")
+            if "also_known_as" in changes:
+                aliases = [a for a in changes["also_known_as"] if isinstance(a, str) and a.startswith("https://")]
+                changes["also_known_as"] = json.dumps(aliases[:10])
             for key, value in changes.items():
                 setattr(actor, key, value)
             actor.updated = utcnow()
@@ -454,6 +458,19 @@ class Outbox:
             body = wrap("Update", activity_uri, actor.uri, doc, to=[PUBLIC], cc=[actor.followers_url or ""])
             await self._emit(session, actor, body, await follower_inboxes(session, actor.id), object_uri=actor.uri)
             return actor
+
+    async def move(self, actor_id: int, target: Actor) -> None:
+        """Announce that this account moved to `target`, which must list us in alsoKnownAs."""
+        async with self._transaction() as session:
+            actor = await self._actor(session, actor_id, local=True)
+            if actor.uri not in json.loads(target.also_known_as or "[]"):
+                raise CommandError("the new account must first list this one as an alias (alsoKnownAs)")
+            actor.moved_to_uri = target.uri
+            actor.updated = utcnow()
+            _, activity_uri = self._activity_uri(actor)
+            body = wrap("Move", activity_uri, actor.uri, actor.uri, to=[actor.followers_url or ""])
+            body["target"] = target.uri
+            await self._emit(session, actor, body, await follower_inboxes(session, actor.id), object_uri=actor.uri)
 
     async def pin(self, actor_id: int, status_id: int, *, pinned: bool = True) -> None:
         async with self._transaction() as session:

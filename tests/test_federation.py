@@ -259,3 +259,20 @@ async def test_remote_html_is_sanitized_and_mentions_kept(pair):
     got = await eventually(lambda: first(a, select(Status).where(Status.uri == status.uri)), what="mention on A")
     assert "<script" not in got.content and "onerror" not in got.content and "javascript:" not in got.content
     assert 'class="u-url mention"' in got.content
+
+
+async def test_move_brings_local_followers_to_the_new_account(pair):
+    a, b, alice, bob = pair
+    carol = await make_account(b, "carol")
+    await _follow(b, a, carol, "alice@commune-a.test")  # carol@B follows alice@A
+    # alice moves to bob's instance as "alice2", which first declares the old account as an alias.
+    alice2 = await make_account(b, "alice2")
+    await outbox(b).update_profile(alice2.id, also_known_as=[alice.uri])
+    alice2_on_a = await remote_actor(a, "alice2@commune-b.test")
+    await outbox(a).move(alice.id, alice2_on_a)
+    await eventually(lambda: first(b, select(Follow.id).where(Follow.follower_id == carol.id,
+                                                              Follow.followee_id == alice2.id,
+                                                              Follow.state == "accepted")),
+                     what="carol following alice2 after the Move")
+    assert await first(b, select(Actor.moved_to_uri).where(Actor.uri == alice.uri)) == alice2.uri
+    assert await count(b, Follow, Follow.follower_id == carol.id) == 1
