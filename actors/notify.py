@@ -6,6 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.db import insert_ignoring_conflicts
+from fediverse.events import queue_event
 from fediverse.ids import new_id
 from fediverse.models import Actor, Notification, Status
 
@@ -17,7 +18,9 @@ async def notify(session: AsyncSession, recipient: Actor, kind: str, from_actor_
         return
     row = {"id": new_id(), "recipient_id": recipient.id, "kind": kind, "from_actor_id": from_actor_id,
            "status_id": status_id}
-    await session.execute(insert_ignoring_conflicts(session, Notification.__table__, [row]))
+    stmt = insert_ignoring_conflicts(session, Notification.__table__, [row]).returning(Notification.__table__.c.id)
+    if (await session.execute(stmt)).scalar() is not None:
+        queue_event(session, "notification.created", id=row["id"], recipient_id=recipient.id)
 
 
 async def bump(session: AsyncSession, model: type[Actor] | type[Status], row_id: int, column: str, delta: int) -> None:

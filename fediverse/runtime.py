@@ -6,12 +6,15 @@ There are no module globals: tests run two or three instances in one process.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fediverse.config import Settings
+from fediverse.events import EventBus, take_events
 from fediverse.uris import Uris
 
 if TYPE_CHECKING:
@@ -48,6 +51,16 @@ class Runtime:
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     # key id -> verified public key of a remote actor (inbox hot path: no database read per POST).
     key_cache: dict[str, CachedKey] = field(default_factory=dict)
+    events: EventBus = field(default_factory=EventBus)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction; the domain events it queued are published after commit."""
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            for event in take_events(session):
+                self.events.publish(event)
 
     def wake(self, queue: str) -> None:
         event = self.wakeups.get(queue)

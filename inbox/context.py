@@ -38,7 +38,7 @@ class InboxContext:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.runtime.sessions() as session, session.begin():
+        async with self.runtime.transaction() as session:
             yield session
 
     def require_same_host(self, uri: str | None, what: str) -> str:

@@ -20,6 +20,7 @@ from fediverse.as2 import (
     type_of,
 )
 from fediverse.db import utcnow
+from fediverse.events import queue_event
 from fediverse.models import Actor, Attachment, Follow, Mention, Status, StatusTag, Tombstone
 from fediverse.sanitize import html_to_text, sanitize_html
 from fediverse.uris import host_of
@@ -142,7 +143,9 @@ async def store_remote_status(ctx: InboxContext, obj: dict[str, Any], *, activit
         existing = await session.scalar(select(Status).where(Status.uri == object_id))
         if existing is not None:
             return existing
-        if await session.get(Tombstone, object_id) is not None:
+        tombstone = await session.get(Tombstone, object_id)
+        # A tombstone left by another actor (a Delete of an id it did not own) does not count.
+        if tombstone is not None and tombstone.actor_uri in (None, author.uri):
             raise ActivityIgnored("object was already deleted")
         parent_uri = id_of(obj.get("inReplyTo"))
         parent = await session.scalar(select(Status).where(Status.uri == parent_uri)) if parent_uri else None
@@ -157,10 +160,13 @@ async def store_remote_status(ctx: InboxContext, obj: dict[str, Any], *, activit
             conversation_uri=(obj.get("conversation") if isinstance(obj.get("conversation"), str) else None)
             or (parent.conversation_uri if parent else None),
             published=parse_datetime(obj.get("published")) or utcnow(),
+            # An object edited before we saw it: older Updates must not roll it back.
+            updated=parse_datetime(obj.get("updated")),
         )
         apply_fields(status, obj, author)
         session.add(status)
         await session.flush()
+        queue_event(session, "status.created", id=status.id)
         local_mentions = await _replace_parts(ctx, session, status, obj)
         await bump(session, Actor, author.id, "statuses_count", 1)
         notified: set[int] = set()
@@ -186,6 +192,7 @@ async def update_remote_status(ctx: InboxContext, obj: dict[str, Any]) -> None:
         apply_fields(status, obj, ctx.sender)
         status.updated = updated or utcnow()
         await session.flush()
+        queue_event(session, "status.updated", id=status.id)
         await _replace_parts(ctx, session, status, obj)
         for actor in (await session.scalars(select(Actor).join(Mention, Mention.actor_id == Actor.id).where(
                 Mention.status_id == status.id, Actor.domain.is_(None)))).all():

@@ -16,6 +16,7 @@ from actors.notify import bump, notify
 from actors.serializers import actor_to_as
 from fediverse.as2 import format_datetime
 from fediverse.db import utcnow
+from fediverse.events import queue_event
 from fediverse.ids import new_id
 from fediverse.models import (
     Actor,
@@ -62,7 +63,7 @@ class Outbox:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.runtime.sessions() as session, session.begin():
+        async with self.runtime.transaction() as session:
             yield session
         self.runtime.wake("delivery")
 
@@ -146,6 +147,7 @@ class Outbox:
             )
             session.add(status)
             await session.flush()
+            queue_event(session, "status.created", id=status.id)
             for target in mentioned.values():
                 session.add(Mention(status_id=status.id, actor_id=target.id))
             for tag in dict.fromkeys(t.lower() for t in (tags or [])):
@@ -180,6 +182,7 @@ class Outbox:
                 status.summary = summary
             status.updated = utcnow()
             await session.flush()
+            queue_event(session, "status.updated", id=status.id)
             parts = await load_status_parts(session, status)
             note = status_to_as(status, parts, self.uris, with_context=False)
             _, activity_uri = self._activity_uri(author)
@@ -211,6 +214,7 @@ class Outbox:
             if status.in_reply_to_id:
                 await bump(session, Status, status.in_reply_to_id, "replies_count", -1)
             await bump(session, Actor, author.id, "statuses_count", -1)
+            queue_event(session, "status.deleted", id=status.id)
             await session.delete(status)
 
     # -- boosts and favourites ------------------------------------------------------------------
@@ -236,6 +240,7 @@ class Outbox:
                            cc_json=json.dumps(cc))
             session.add(boost)
             await session.flush()
+            queue_event(session, "status.created", id=boost.id)
             await bump(session, Status, original.id, "reblogs_count", 1)
             await notify(session, original_author, "reblog", actor.id, original.id)
             body = wrap("Announce", activity_uri, actor.uri, original.uri, to=to, cc=cc,
@@ -261,6 +266,7 @@ class Outbox:
                 await follower_inboxes(session, actor.id)
             await self._emit(session, actor, undo_activity(undo_uri, actor.uri, announce), inboxes)
             await bump(session, Status, original.id, "reblogs_count", -1)
+            queue_event(session, "status.deleted", id=boost.id)
             await session.delete(boost)
 
     async def favourite(self, actor_id: int, status_id: int) -> Favourite:

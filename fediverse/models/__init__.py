@@ -1,6 +1,27 @@
 """All tables; importing this module registers them on `Base.metadata` (Alembic reads it)."""
 
-from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, User
+from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, TeamMember, User
+from fediverse.models.api import (
+    Bookmark,
+    ConversationMute,
+    ConversationState,
+    Filter,
+    FilterKeyword,
+    FilterStatus,
+    FollowOptions,
+    IdempotencyKey,
+    ListMember,
+    Marker,
+    Mute,
+    OAuthApp,
+    OAuthGrant,
+    OAuthToken,
+    Poll,
+    PollVote,
+    ScheduledStatus,
+    StatusEdit,
+    UserList,
+)
 from fediverse.models.content import VISIBILITIES, Attachment, Mention, Status, StatusTag, Tombstone
 from fediverse.models.queues import Delivery, Host, IncomingActivity, OutgoingActivity
 from fediverse.models.social import Block, Favourite, FeaturedStatus, Follow, Notification, Report
@@ -8,5 +29,8 @@ from fediverse.models.social import Block, Favourite, FeaturedStatus, Follow, No
 __all__ = [
     "ACTOR_TYPES", "KIND_TO_TYPE", "VISIBILITIES", "Actor", "Attachment", "Block", "Delivery",
     "Favourite", "FeaturedStatus", "Follow", "Host", "IncomingActivity", "Mention", "Notification",
-    "OutgoingActivity", "Report", "Status", "StatusTag", "Tombstone", "User",
+    "OutgoingActivity", "Report", "Status", "StatusTag", "Tombstone", "User", "TeamMember", "Bookmark",
+    "ConversationMute", "ConversationState", "Filter", "FilterKeyword", "FilterStatus", "FollowOptions",
+    "IdempotencyKey", "ListMember", "Marker", "Mute", "OAuthApp", "OAuthGrant", "OAuthToken", "Poll", "PollVote",
+    "ScheduledStatus", "StatusEdit", "UserList",
 ]

@@ -65,6 +65,10 @@ class Actor(Base):
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    fields_json: Mapped[str] = mapped_column(Text, default="[]")
+    source_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
     following_count: Mapped[int] = mapped_column(Integer, default=0)
     statuses_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -94,5 +98,22 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32), default="user")
     locale: Mapped[str] = mapped_column(String(16), default="fr")
     approved: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_visibility: Mapped[str] = mapped_column(String(16), default="public")
+    default_sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TeamMember(Base):
+    """A user who may act as an association (or any shared account): `admin` manages the team,
+    `editor` publishes. This is how a team posts from their own apps without sharing a password."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("actor_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="editor")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

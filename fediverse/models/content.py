@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fediverse.db import Base, BigId, UTCDateTime, utcnow
@@ -103,3 +103,11 @@ class Attachment(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     blurhash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Local uploads: stored file names under the media dir, and Mastodon's meta (sizes, focus).
+    file_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    preview_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    preview_file_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    focus_x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    focus_y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    meta_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

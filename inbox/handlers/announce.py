@@ -10,6 +10,7 @@ from sqlalchemy import select
 from actors.notify import bump, notify
 from fediverse.as2 import id_of, ids_of, parse_datetime, type_of
 from fediverse.db import utcnow
+from fediverse.events import queue_event
 from fediverse.models import Actor, Follow, Status
 from fediverse.uris import PUBLIC, host_of
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
@@ -58,6 +59,7 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
                        published=parse_datetime(activity.get("published")) or utcnow())
         session.add(boost)
         await session.flush()
+        queue_event(session, "status.created", id=boost.id)
         await bump(session, Status, original.id, "reblogs_count", 1)
         author = await session.get(Actor, original.actor_id)
         if author is not None:

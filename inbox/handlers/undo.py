@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 
 from actors.notify import bump
 from fediverse.as2 import id_of, type_of
+from fediverse.events import queue_event
 from fediverse.models import Actor, Block, Favourite, Follow, Status
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
 
@@ -48,6 +49,7 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
                 Status.actor_id == sender, Status.reblog_of_id.is_not(None), Status.activity_uri == inner_id))
             if boost is not None:
                 await bump(session, Status, boost.reblog_of_id, "reblogs_count", -1)
+                queue_event(session, "status.deleted", id=boost.id)
                 await session.delete(boost)
                 return
         if inner_type in ("Block", ""):

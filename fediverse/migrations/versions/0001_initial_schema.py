@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 01:13:57.612007
+Create Date: 2026-11-22 01:34:12.976825
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import fediverse.db
+
 
 revision = '0001'
 down_revision = None
@@ -54,6 +55,10 @@ def upgrade() -> None:
     sa.Column('fetched_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('suspended_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('deleted_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('bot', sa.Boolean(), nullable=False),
+    sa.Column('fields_json', sa.Text(), nullable=False),
+    sa.Column('source_note', sa.Text(), nullable=True),
+    sa.Column('last_status_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('followers_count', sa.Integer(), nullable=False),
     sa.Column('following_count', sa.Integer(), nullable=False),
     sa.Column('statuses_count', sa.Integer(), nullable=False),
@@ -97,6 +102,18 @@ def upgrade() -> None:
     with op.batch_alter_table('incoming_activities', schema=None) as batch_op:
         batch_op.create_index('ix_incoming_state_due', ['state', 'next_attempt_at'], unique=False)
 
+    op.create_table('oauth_apps',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('website', sa.String(length=2048), nullable=True),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('client_secret_hash', sa.String(length=128), nullable=False),
+    sa.Column('redirect_uris', sa.Text(), nullable=False),
+    sa.Column('scopes', sa.String(length=1000), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_apps')),
+    sa.UniqueConstraint('client_id', name=op.f('uq_oauth_apps_client_id'))
+    )
     op.create_table('tombstones',
     sa.Column('uri', sa.String(length=2048), nullable=False),
     sa.Column('actor_uri', sa.String(length=2048), nullable=True),
@@ -118,6 +135,49 @@ def upgrade() -> None:
     with op.batch_alter_table('blocks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_blocks_target_id'), ['target_id'], unique=False)
 
+    op.create_table('conversation_mutes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('conversation_uri', sa.String(length=2048), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_conversation_mutes_actor_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_mutes')),
+    sa.UniqueConstraint('actor_id', 'conversation_uri', name=op.f('uq_conversation_mutes_actor_id'))
+    )
+    op.create_table('conversation_states',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('conversation_uri', sa.String(length=2048), nullable=False),
+    sa.Column('last_status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('unread', sa.Boolean(), nullable=False),
+    sa.Column('hidden', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_conversation_states_actor_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_states')),
+    sa.UniqueConstraint('actor_id', 'conversation_uri', name=op.f('uq_conversation_states_actor_id'))
+    )
+    op.create_table('filters',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('title', sa.String(length=255), nullable=False),
+    sa.Column('context_json', sa.String(length=255), nullable=False),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('expires_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_filters_actor_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_filters'))
+    )
+    with op.batch_alter_table('filters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_filters_actor_id'), ['actor_id'], unique=False)
+
+    op.create_table('follow_options',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('target_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('show_reblogs', sa.Boolean(), nullable=False),
+    sa.Column('notify', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_follow_options_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['target_id'], ['actors.id'], name=op.f('fk_follow_options_target_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_follow_options')),
+    sa.UniqueConstraint('actor_id', 'target_id', name=op.f('uq_follow_options_actor_id'))
+    )
     op.create_table('follows',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('uri', sa.String(length=2048), nullable=False),
@@ -134,6 +194,41 @@ def upgrade() -> None:
     with op.batch_alter_table('follows', schema=None) as batch_op:
         batch_op.create_index('ix_follows_followee_state', ['followee_id', 'state'], unique=False)
 
+    op.create_table('lists',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('title', sa.String(length=255), nullable=False),
+    sa.Column('replies_policy', sa.String(length=16), nullable=False),
+    sa.Column('exclusive', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_lists_actor_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lists'))
+    )
+    with op.batch_alter_table('lists', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lists_actor_id'), ['actor_id'], unique=False)
+
+    op.create_table('markers',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('timeline', sa.String(length=32), nullable=False),
+    sa.Column('last_read_id', sa.String(length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('updated_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_markers_actor_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_markers')),
+    sa.UniqueConstraint('actor_id', 'timeline', name=op.f('uq_markers_actor_id'))
+    )
+    op.create_table('mutes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('target_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('notifications', sa.Boolean(), nullable=False),
+    sa.Column('expires_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_mutes_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['target_id'], ['actors.id'], name=op.f('fk_mutes_target_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mutes')),
+    sa.UniqueConstraint('actor_id', 'target_id', name=op.f('uq_mutes_actor_id'))
+    )
     op.create_table('outgoing_activities',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('uri', sa.String(length=2048), nullable=False),
@@ -165,6 +260,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reports')),
     sa.UniqueConstraint('uri', name=op.f('uq_reports_uri'))
     )
+    op.create_table('scheduled_statuses',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('scheduled_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('params_json', sa.Text(), nullable=False),
+    sa.Column('media_ids_json', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_scheduled_statuses_actor_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduled_statuses'))
+    )
+    with op.batch_alter_table('scheduled_statuses', schema=None) as batch_op:
+        batch_op.create_index('ix_scheduled_statuses_due', ['scheduled_at'], unique=False)
+
     op.create_table('statuses',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('uri', sa.String(length=2048), nullable=False),
@@ -216,6 +323,9 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('approved', sa.Boolean(), nullable=False),
+    sa.Column('default_visibility', sa.String(length=16), nullable=False),
+    sa.Column('default_sensitive', sa.Boolean(), nullable=False),
+    sa.Column('default_language', sa.String(length=16), nullable=True),
     sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_login_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_users_actor_id_actors'), ondelete='CASCADE'),
@@ -236,6 +346,13 @@ def upgrade() -> None:
     sa.Column('height', sa.Integer(), nullable=True),
     sa.Column('blurhash', sa.String(length=255), nullable=True),
     sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('file_name', sa.String(length=255), nullable=True),
+    sa.Column('preview_url', sa.String(length=2048), nullable=True),
+    sa.Column('preview_file_name', sa.String(length=255), nullable=True),
+    sa.Column('focus_x', sa.Float(), nullable=True),
+    sa.Column('focus_y', sa.Float(), nullable=True),
+    sa.Column('meta_json', sa.Text(), nullable=True),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_attachments_actor_id_actors'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['status_id'], ['statuses.id'], name=op.f('fk_attachments_status_id_statuses'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments'))
@@ -243,6 +360,16 @@ def upgrade() -> None:
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachments_status_id'), ['status_id'], unique=False)
 
+    op.create_table('bookmarks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_bookmarks_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['status_id'], ['statuses.id'], name=op.f('fk_bookmarks_status_id_statuses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bookmarks')),
+    sa.UniqueConstraint('actor_id', 'status_id', name=op.f('uq_bookmarks_actor_id'))
+    )
     op.create_table('deliveries',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('activity_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -289,6 +416,46 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_featured_statuses')),
     sa.UniqueConstraint('actor_id', 'status_id', name=op.f('uq_featured_statuses_actor_id'))
     )
+    op.create_table('filter_keywords',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('filter_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('keyword', sa.String(length=255), nullable=False),
+    sa.Column('whole_word', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['filter_id'], ['filters.id'], name=op.f('fk_filter_keywords_filter_id_filters'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_filter_keywords'))
+    )
+    with op.batch_alter_table('filter_keywords', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_filter_keywords_filter_id'), ['filter_id'], unique=False)
+
+    op.create_table('filter_statuses',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('filter_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['filter_id'], ['filters.id'], name=op.f('fk_filter_statuses_filter_id_filters'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['status_id'], ['statuses.id'], name=op.f('fk_filter_statuses_status_id_statuses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_filter_statuses')),
+    sa.UniqueConstraint('filter_id', 'status_id', name=op.f('uq_filter_statuses_filter_id'))
+    )
+    op.create_table('idempotency_keys',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('key', sa.String(length=255), nullable=False),
+    sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_idempotency_keys_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['status_id'], ['statuses.id'], name=op.f('fk_idempotency_keys_status_id_statuses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
+    sa.UniqueConstraint('actor_id', 'key', name=op.f('uq_idempotency_keys_actor_id'))
+    )
+    op.create_table('list_members',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('list_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_list_members_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['list_id'], ['lists.id'], name=op.f('fk_list_members_list_id_lists'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_list_members')),
+    sa.UniqueConstraint('list_id', 'actor_id', name=op.f('uq_list_members_list_id'))
+    )
     op.create_table('mentions',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -318,6 +485,85 @@ def upgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.create_index('ix_notifications_recipient_id', ['recipient_id', 'id'], unique=False)
 
+    op.create_table('oauth_grants',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('code_hash', sa.String(length=128), nullable=False),
+    sa.Column('app_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('redirect_uri', sa.String(length=2048), nullable=False),
+    sa.Column('scopes', sa.String(length=1000), nullable=False),
+    sa.Column('code_challenge', sa.String(length=128), nullable=True),
+    sa.Column('code_challenge_method', sa.String(length=16), nullable=True),
+    sa.Column('expires_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_oauth_grants_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['app_id'], ['oauth_apps.id'], name=op.f('fk_oauth_grants_app_id_oauth_apps'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_oauth_grants_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_grants')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_oauth_grants_code_hash'))
+    )
+    op.create_table('oauth_tokens',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('token_hash', sa.String(length=128), nullable=False),
+    sa.Column('refresh_token_hash', sa.String(length=128), nullable=True),
+    sa.Column('app_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('scopes', sa.String(length=1000), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_oauth_tokens_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['app_id'], ['oauth_apps.id'], name=op.f('fk_oauth_tokens_app_id_oauth_apps'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_oauth_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_tokens')),
+    sa.UniqueConstraint('refresh_token_hash', name=op.f('uq_oauth_tokens_refresh_token_hash')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_oauth_tokens_token_hash'))
+    )
+    op.create_table('poll_votes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('choice', sa.Integer(), nullable=False),
+    sa.Column('uri', sa.String(length=2048), nullable=True),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_poll_votes_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['status_id'], ['statuses.id'], name=op.f('fk_poll_votes_status_id_statuses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_poll_votes')),
+    sa.UniqueConstraint('status_id', 'actor_id', 'choice', name=op.f('uq_poll_votes_status_id'))
+    )
+    with op.batch_alter_table('poll_votes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_poll_votes_status_id'), ['status_id'], unique=False)
+
+    op.create_table('polls',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('options_json', sa.Text(), nullable=False),
+    sa.Column('multiple', sa.Boolean(), nullable=False),
+    sa.Column('expires_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('voters_count', sa.Integer(), nullable=False),
+    sa.Column('votes_count', sa.Integer(), nullable=False),
+    sa.Column('hide_totals', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['status_id'], ['statuses.id'], name=op.f('fk_polls_status_id_statuses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_polls')),
+    sa.UniqueConstraint('status_id', name=op.f('uq_polls_status_id'))
+    )
+    op.create_table('status_edits',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('sensitive', sa.Boolean(), nullable=False),
+    sa.Column('poll_options_json', sa.Text(), nullable=True),
+    sa.Column('media_ids_json', sa.Text(), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['status_id'], ['statuses.id'], name=op.f('fk_status_edits_status_id_statuses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_status_edits'))
+    )
+    with op.batch_alter_table('status_edits', schema=None) as batch_op:
+        batch_op.create_index('ix_status_edits_status', ['status_id', 'id'], unique=False)
+
     op.create_table('status_tags',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('status_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -329,15 +575,44 @@ def upgrade() -> None:
     with op.batch_alter_table('status_tags', schema=None) as batch_op:
         batch_op.create_index('ix_status_tags_name_status', ['name', 'status_id'], unique=False)
 
+    op.create_table('team_members',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_team_members_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_team_members_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_members')),
+    sa.UniqueConstraint('actor_id', 'user_id', name=op.f('uq_team_members_actor_id'))
+    )
+    with op.batch_alter_table('team_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_team_members_user_id'), ['user_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('team_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_team_members_user_id'))
+
+    op.drop_table('team_members')
     with op.batch_alter_table('status_tags', schema=None) as batch_op:
         batch_op.drop_index('ix_status_tags_name_status')
 
     op.drop_table('status_tags')
+    with op.batch_alter_table('status_edits', schema=None) as batch_op:
+        batch_op.drop_index('ix_status_edits_status')
+
+    op.drop_table('status_edits')
+    op.drop_table('polls')
+    with op.batch_alter_table('poll_votes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_poll_votes_status_id'))
+
+    op.drop_table('poll_votes')
+    op.drop_table('oauth_tokens')
+    op.drop_table('oauth_grants')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index('ix_notifications_recipient_id')
 
@@ -346,6 +621,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_mentions_actor_id'))
 
     op.drop_table('mentions')
+    op.drop_table('list_members')
+    op.drop_table('idempotency_keys')
+    op.drop_table('filter_statuses')
+    with op.batch_alter_table('filter_keywords', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_filter_keywords_filter_id'))
+
+    op.drop_table('filter_keywords')
     op.drop_table('featured_statuses')
     with op.batch_alter_table('favourites', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_favourites_status_id'))
@@ -357,6 +639,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_deliveries_activity_inbox')
 
     op.drop_table('deliveries')
+    op.drop_table('bookmarks')
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attachments_status_id'))
 
@@ -370,21 +653,39 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_statuses_activity_uri'))
 
     op.drop_table('statuses')
+    with op.batch_alter_table('scheduled_statuses', schema=None) as batch_op:
+        batch_op.drop_index('ix_scheduled_statuses_due')
+
+    op.drop_table('scheduled_statuses')
     op.drop_table('reports')
     with op.batch_alter_table('outgoing_activities', schema=None) as batch_op:
         batch_op.drop_index('ix_outgoing_actor_id')
         batch_op.drop_index(batch_op.f('ix_outgoing_activities_object_uri'))
 
     op.drop_table('outgoing_activities')
+    op.drop_table('mutes')
+    op.drop_table('markers')
+    with op.batch_alter_table('lists', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lists_actor_id'))
+
+    op.drop_table('lists')
     with op.batch_alter_table('follows', schema=None) as batch_op:
         batch_op.drop_index('ix_follows_followee_state')
 
     op.drop_table('follows')
+    op.drop_table('follow_options')
+    with op.batch_alter_table('filters', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_filters_actor_id'))
+
+    op.drop_table('filters')
+    op.drop_table('conversation_states')
+    op.drop_table('conversation_mutes')
     with op.batch_alter_table('blocks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_blocks_target_id'))
 
     op.drop_table('blocks')
     op.drop_table('tombstones')
+    op.drop_table('oauth_apps')
     with op.batch_alter_table('incoming_activities', schema=None) as batch_op:
         batch_op.drop_index('ix_incoming_state_due')
 
