@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -34,10 +34,13 @@ class ActivityJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _as_response(doc: dict[str, Any], *, cache: bool = True) -> Response:
+def _as_response(doc: dict[str, Any], *, cache: bool = True, request: Request | None = None) -> Response:
+    """`request` is given for documents that authorized fetch protects: a response that a signature
+    earned must not be kept by a shared cache (many ignore Vary: Signature) and replayed to anyone."""
     headers = {"Vary": "Accept, Signature", "Content-Type": AS_JSON}
     if cache:
-        headers["Cache-Control"] = "max-age=60, public"
+        protected = request is not None and request.app.state.runtime.settings.authorized_fetch
+        headers["Cache-Control"] = "max-age=60, private" if protected else "max-age=60, public"
     return ActivityJSONResponse(doc, headers=headers)
 
 
@@ -81,7 +84,7 @@ async def actor_document(request: Request) -> Response:
         return RedirectResponse(runtime.uris.profile_page(actor.username), status_code=302)
     if (denied := await _authorize(request)) is not None:
         return denied
-    return _as_response(actor_to_as(actor, runtime.uris))
+    return _as_response(actor_to_as(actor, runtime.uris), request=request)
 
 
 async def instance_actor(request: Request) -> Response:
@@ -97,9 +100,10 @@ async def _paged(request: Request, collection_id: str, total: int, query: Select
     """An OrderedCollection whose pages walk ids downwards with `max_id` (stable under inserts)."""
     if request.query_params.get("page") is None:
         return _as_response({"@context": AS_CONTEXT, "id": collection_id, "type": "OrderedCollection",
-                             "totalItems": total, "first": f"{collection_id}?page=true"})
+                             "totalItems": total, "first": f"{collection_id}?page=true"}, request=request)
     max_id = request.query_params.get("max_id", "")
-    if max_id and not max_id.isdigit():
+    # ASCII digits only ("²".isdigit() is true), and small enough for a 64-bit id column.
+    if max_id and not (max_id.isascii() and max_id.isdigit() and len(max_id) <= 19 and int(max_id) < 2**63):
         return JSONResponse({"error": "max_id must be a number"}, status_code=400)
     entity = query.column_descriptions[0]["entity"]
     id_column = entity.id
@@ -116,7 +120,12 @@ async def _paged(request: Request, collection_id: str, total: int, query: Select
                             "partOf": collection_id, "totalItems": total, "orderedItems": items}
     if more:
         page["next"] = f"{collection_id}?page=true&max_id={rows[-1].id}"
-    return _as_response(page)
+    return _as_response(page, request=request)
+
+
+def _still_published() -> Any:
+    """The status a public activity (Create or Announce) brought is still there."""
+    return exists().where(Status.activity_uri == OutgoingActivity.uri)
 
 
 async def outbox(request: Request) -> Response:
@@ -126,7 +135,8 @@ async def outbox(request: Request) -> Response:
         return _not_found("no such actor")
     if (denied := await _authorize(request)) is not None:
         return denied
-    where = (OutgoingActivity.actor_id == actor.id, OutgoingActivity.public.is_(True))
+    # Only activities whose status still exists: a deleted post or an undone boost leaves the outbox.
+    where = (OutgoingActivity.actor_id == actor.id, OutgoingActivity.public.is_(True), _still_published())
     async with runtime.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(OutgoingActivity).where(*where)) or 0
 
@@ -179,7 +189,7 @@ async def featured(request: Request) -> Response:
         items = [status_to_as(s, await load_status_parts(session, s), runtime.uris, with_context=False)
                  for s in statuses]
     return _as_response({"@context": AS_CONTEXT, "id": actor.featured_url, "type": "OrderedCollection",
-                         "totalItems": len(items), "orderedItems": items})
+                         "totalItems": len(items), "orderedItems": items}, request=request)
 
 
 async def _public_status(request: Request) -> tuple[Runtime, Actor, Status] | Response:
@@ -207,7 +217,7 @@ async def status_object(request: Request) -> Response:
     runtime, _actor, status = found
     async with runtime.sessions() as session:
         doc = status_to_as(status, await load_status_parts(session, status), runtime.uris)
-    return _as_response(doc)
+    return _as_response(doc, request=request)
 
 
 async def status_activity(request: Request) -> Response:
@@ -217,7 +227,7 @@ async def status_activity(request: Request) -> Response:
     runtime, _actor, status = found
     async with runtime.sessions() as session:
         note = status_to_as(status, await load_status_parts(session, status), runtime.uris, with_context=False)
-    return _as_response(create_activity(status.activity_uri or f"{status.uri}/activity", note))
+    return _as_response(create_activity(status.activity_uri or f"{status.uri}/activity", note), request=request)
 
 
 async def activity_document(request: Request) -> Response:
@@ -227,12 +237,12 @@ async def activity_document(request: Request) -> Response:
         return _not_found()
     uri = runtime.uris.activity(actor.username, request.path_params["activity_id"])
     async with runtime.sessions() as session:
-        row = await session.scalar(select(OutgoingActivity).where(OutgoingActivity.uri == uri))
+        row = await session.scalar(select(OutgoingActivity).where(OutgoingActivity.uri == uri, _still_published()))
     if row is None or not row.public:
         return _not_found("no such activity")
     if (denied := await _authorize(request)) is not None:
         return denied
-    return _as_response(json.loads(row.body))
+    return _as_response(json.loads(row.body), request=request)
 
 
 routes = [

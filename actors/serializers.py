@@ -19,7 +19,7 @@ def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "@context": context,
         "id": actor.uri,
-        "type": actor.actor_type,
+        "type": "Service" if actor.bot and actor.actor_type == "Person" else actor.actor_type,
         "preferredUsername": actor.username,
         "name": actor.display_name or actor.username,
         "summary": actor.summary or "",
@@ -44,6 +44,10 @@ def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
         doc["image"] = {"type": "Image", "url": actor.image_url}
     if actor.moved_to_uri:
         doc["movedTo"] = actor.moved_to_uri
+    fields = [f for f in json.loads(actor.fields_json or "[]") if isinstance(f, dict)]
+    if fields:
+        doc["attachment"] = [{"type": "PropertyValue", "name": f.get("name", ""), "value": f.get("value", "")}
+                             for f in fields]
     aliases = json.loads(actor.also_known_as or "[]")
     if aliases:
         doc["alsoKnownAs"] = aliases

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from actors.remote import ActorError, ActorResolver
 from fediverse.http import FetchError
 from fediverse.runtime import CachedKey, Runtime
@@ -19,7 +21,12 @@ async def _key_for(runtime: Runtime, resolver: ActorResolver, key_id: str, refre
     if not refresh and (cached := runtime.key_cache.get(key_id)) is not None:
         return cached
     try:
-        actor = await resolver.by_key_id(key_id, refresh=refresh)
+        try:
+            actor = await resolver.by_key_id(key_id, refresh=refresh)
+        except IntegrityError:
+            # Concurrent first requests from an actor we did not know all fetched it and raced to
+            # store it; one insert won, so the row is there now: read it instead of failing (500).
+            actor = await resolver.by_key_id(key_id)
     except (ActorError, FetchError) as exc:
         raise SignatureError(f"could not get key {key_id}: {exc}") from exc
     if not actor.public_key_pem or actor.suspended_at is not None:

@@ -6,18 +6,25 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from actors.accounts import ensure_instance_actor
 from actors.routes import routes as actor_routes
 from fediverse import SOFTWARE_NAME, __version__
+from fediverse.api.errors import ApiError, api_error_handler
+from fediverse.api.middleware import RateLimit, StripTrailingSlash
+from fediverse.api.routes import routes as api_routes
 from fediverse.config import Settings, ensure_secret_key
 from fediverse.db import create_engine, session_factory
 from fediverse.errors import BodySizeLimit, http_exception_handler, unexpected_error_handler
@@ -107,19 +114,44 @@ def create_app(settings: Settings) -> Starlette:
             await stop_workers(tasks, stopping)
             await stop_runtime(runtime)
 
+    media_dir = settings.data_dir / "media"
+    media_dir.mkdir(parents=True, exist_ok=True)
     routes = [
         Route("/health", health),
         *webfinger_routes,
         *inbox_routes,
         *actor_routes,
+        *api_routes,
+        Mount("/static", app=CachedStaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/media", app=CachedStaticFiles(directory=media_dir), name="media"),
         *web_routes,
     ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
-        exception_handlers={HTTPException: http_exception_handler, Exception: unexpected_error_handler},
+        middleware=[
+            Middleware(StripTrailingSlash),
+            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+                       expose_headers=["Link", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]),
+            Middleware(RateLimit, limit=settings.api_rate_limit),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={HTTPException: http_exception_handler, ApiError: api_error_handler,
+                            Exception: unexpected_error_handler},
     )
+
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files and media with long caching: their names never change meaning."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("Cache-Control", "public, max-age=604800, immutable")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
 
 
 def create_app_from_env() -> Starlette:

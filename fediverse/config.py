@@ -65,6 +65,7 @@ class Settings:
     worker_poll_seconds: float = 1.0
     run_workers: bool = True
     http_timeout_seconds: float = 10.0
+    api_rate_limit: int = 300
 
     @property
     def scheme(self) -> str:

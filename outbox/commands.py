@@ -444,7 +444,7 @@ class Outbox:
 
     async def update_profile(self, actor_id: int, **changes: Any) -> Actor:
         allowed = {"display_name", "summary", "icon_url", "image_url", "manually_approves_followers", "discoverable",
-                   "also_known_as"}
+                   "also_known_as", "bot", "fields_json", "source_note"}
         unknown = set(changes) - allowed
         if unknown:
             raise CommandError(f"cannot change {', '.join(sorted(unknown))}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 import trustme
+from sqlalchemy import select
 
 from fediverse.config import Settings
 from fediverse.db import create_engine, session_factory
@@ -43,6 +45,7 @@ def test_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[trustme.
     ca.cert_pem.write_to_path(str(ca_file))
     previous = os.environ.get("SSL_CERT_FILE")
     os.environ["SSL_CERT_FILE"] = str(ca_file)
+    os.environ["REQUESTS_CA_BUNDLE"] = str(ca_file)  # requests-based clients (Mastodon.py)
     ensure_hosts_entries(TEST_HOSTS)
     yield ca, directory
     if previous is None:
@@ -69,3 +72,48 @@ async def make_instance(
     yield start
     for instance in reversed(started):
         await instance.stop()
+
+
+class ThreadedClient:
+    """A synchronous client (Mastodon.py) called from async tests: each call runs in a thread,
+    so the live instance in this event loop keeps serving while the client waits."""
+
+    def __init__(self, client: Any) -> None:
+        self.sync = client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.sync, name)
+        if not callable(method):
+            return method
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(method, *args, **kwargs)
+
+        return call
+
+
+async def issue_token(instance: LiveInstance, actor_id: int, scopes: str = "read write follow push") -> str:
+    """An access token for `actor_id` stored the way the OAuth flow stores it (for API tests that
+    are not about OAuth itself)."""
+    from fediverse.api.auth import hash_secret, new_secret
+    from fediverse.models import OAuthToken, User
+
+    token = new_secret()
+    async with instance.runtime.sessions() as session, session.begin():
+        user_id = await session.scalar(select(User.id).where(User.actor_id == actor_id))
+        session.add(OAuthToken(token_hash=hash_secret(token), user_id=user_id, actor_id=actor_id, scopes=scopes))
+    return token
+
+
+@pytest.fixture
+def mastodon_client() -> Callable[..., Awaitable[ThreadedClient]]:
+    """Mastodon.py logged in as a local actor of a live instance (token issued directly)."""
+    from mastodon import Mastodon
+
+    async def make(instance: LiveInstance, actor_id: int, scopes: str = "read write follow push") -> ThreadedClient:
+        token = await issue_token(instance, actor_id, scopes)
+        client = Mastodon(api_base_url=instance.base_url, access_token=token, version_check_mode="none",
+                          request_timeout=30)
+        return ThreadedClient(client)
+
+    return make

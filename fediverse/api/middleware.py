@@ -49,7 +49,7 @@ class RateLimit:
         return "ip:" + (client[0] if client else "?")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not self.limit or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         now = int(time.time())

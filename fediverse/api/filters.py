@@ -1,0 +1,7 @@
+"""Mastodon client API: filters (routes are added by the module's owner)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
