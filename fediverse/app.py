@@ -29,6 +29,7 @@ from fediverse.config import Settings, ensure_secret_key
 from fediverse.db import create_engine, session_factory
 from fediverse.errors import BodySizeLimit, http_exception_handler, unexpected_error_handler
 from fediverse.http import HttpClient
+from fediverse.media import MAX_UPLOAD_BYTES, SIZE_LIMITS, run_orphan_media_cleanup
 from fediverse.migrate import upgrade_database
 from fediverse.runtime import Runtime, Signer
 from fediverse.uris import Uris
@@ -86,7 +87,16 @@ def start_workers(runtime: Runtime, stopping: asyncio.Event) -> list[asyncio.Tas
     return [
         asyncio.create_task(run_inbox_worker(runtime, stopping), name="inbox-worker"),
         asyncio.create_task(run_delivery_worker(runtime, stopping), name="delivery-worker"),
+        asyncio.create_task(run_orphan_media_cleanup(runtime, stopping), name="media-cleanup"),
     ]
+
+
+def upload_caps(settings: Settings) -> dict[str, int]:
+    """Upload paths get a body cap sized for their files (file + thumbnail, avatar + header)."""
+    media_cap = max(settings.max_body_bytes, MAX_UPLOAD_BYTES + SIZE_LIMITS["image"] + 1_000_000)
+    profile_cap = max(settings.max_body_bytes, 2 * SIZE_LIMITS["image"] + 1_000_000)
+    return {"/api/v1/media": media_cap, "/api/v2/media": media_cap,
+            "/api/v1/accounts/update_credentials": profile_cap}
 
 
 async def stop_workers(tasks: list[asyncio.Task[None]], stopping: asyncio.Event) -> None:
@@ -134,7 +144,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["Link", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]),
             Middleware(RateLimit, limit=settings.api_rate_limit),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, overrides=upload_caps(settings)),
         ],
         exception_handlers={HTTPException: http_exception_handler, ApiError: api_error_handler,
                             Exception: unexpected_error_handler},

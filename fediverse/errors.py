@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -42,33 +43,40 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
 class BodySizeLimit:
     """Refuse request bodies over the cap with 413, whether Content-Length is sent or not."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, overrides: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Larger caps for upload paths (media, avatars): path prefix -> bytes.
+        self.overrides = dict(overrides or {})
+
+    def cap_for(self, path: str) -> int:
+        for prefix, cap in self.overrides.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return cap
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.cap_for(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > max_bytes
                 except ValueError:
                     too_big = True
                 if too_big:
                     await self._refuse(send)
                     return
         received = 0
-        refused = False
 
         async def capped_receive() -> Message:
-            nonlocal received, refused
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    refused = True
+                if received > max_bytes:
                     raise HTTPException(413, "request body too large")
             return message
 

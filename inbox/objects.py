@@ -1,11 +1,15 @@
-"""Remote objects (Note, Article, Page, Event, Question) -> Status rows, shared by Create/Update/Announce."""
+"""Remote objects (Note, Article, Page, Event, Question) -> Status rows, shared by Create/Update/Announce.
+
+A `Question` also gets its Poll row (options and totals); a `Note` that only names an option of one
+of our polls, in reply to it, is a vote (Mastodon's shape): it is counted, never shown as a reply.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.notify import bump, notify
@@ -21,11 +25,23 @@ from fediverse.as2 import (
 )
 from fediverse.db import utcnow
 from fediverse.events import queue_event
-from fediverse.models import Actor, Attachment, Follow, Mention, Status, StatusTag, Tombstone
+from fediverse.models import (
+    Actor,
+    Attachment,
+    Follow,
+    Mention,
+    Poll,
+    PollVote,
+    Status,
+    StatusEdit,
+    StatusTag,
+    Tombstone,
+)
 from fediverse.sanitize import html_to_text, sanitize_html
 from fediverse.uris import host_of
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
 from outbox.audience import visibility_of
+from outbox.polls import count_remote_vote
 
 MAX_TAGS = 50
 MAX_ATTACHMENTS = 16
@@ -33,6 +49,9 @@ MAX_ATTACHMENTS = 16
 EXTRA_KEYS = ("startTime", "endTime", "location", "oneOf", "anyOf", "closed", "votersCount", "timezone",
               "category", "joinMode", "purpose", "publishes", "reciprocal", "audience")
 MAX_EXTRA_BYTES = 20_000
+MAX_POLL_OPTIONS = 20
+# Kept across remote updates: set locally when a poll ended and its voters were notified.
+LOCAL_EXTRA_KEYS = ("closed",)
 
 
 def check_object_origin(ctx: InboxContext, obj: dict[str, Any]) -> tuple[str, str]:
@@ -70,7 +89,12 @@ def apply_fields(status: Status, obj: dict[str, Any], author: Actor) -> None:
     if isinstance(content_map, dict) and content_map:
         first_language = next(iter(content_map))
         status.language = first_language[:16] if isinstance(first_language, str) else None
-    status.extra_json = _extra(obj)
+    previous = json.loads(status.extra_json) if status.extra_json else {}
+    extra = json.loads(_extra(obj) or "{}")
+    for key in LOCAL_EXTRA_KEYS:
+        if key in previous and key not in extra:
+            extra[key] = previous[key]
+    status.extra_json = json.dumps(extra) if extra else None
 
 
 async def _replace_parts(ctx: InboxContext, session: AsyncSession, status: Status, obj: dict[str, Any]) -> list[Actor]:
@@ -139,6 +163,10 @@ async def store_remote_status(ctx: InboxContext, obj: dict[str, Any], *, activit
         raise ActivityIgnored(f"object type {object_type or 'none'} is not supported")
     object_id, _ = check_object_origin(ctx, obj)
     author = ctx.sender
+    if await _is_poll_vote(ctx, obj):
+        counted = await count_remote_vote(ctx.outbox, author, ctx.runtime.uris.parse_status(
+            id_of(obj.get("inReplyTo")) or "") or 0, text_of(obj.get("name"), 1000), object_id)
+        raise ActivityIgnored("poll vote counted" if counted else "poll vote not counted (ended, repeated or invalid)")
     async with ctx.transaction() as session:
         existing = await session.scalar(select(Status).where(Status.uri == object_id))
         if existing is not None:
@@ -168,6 +196,7 @@ async def store_remote_status(ctx: InboxContext, obj: dict[str, Any], *, activit
         await session.flush()
         queue_event(session, "status.created", id=status.id)
         local_mentions = await _replace_parts(ctx, session, status, obj)
+        await store_poll(session, status, obj)
         await bump(session, Actor, author.id, "statuses_count", 1)
         notified: set[int] = set()
         for actor in local_mentions:
@@ -179,7 +208,11 @@ async def store_remote_status(ctx: InboxContext, obj: dict[str, Any], *, activit
 
 
 async def update_remote_status(ctx: InboxContext, obj: dict[str, Any]) -> None:
+    """An edit (the previous version is kept as StatusEdit), or only new poll totals: Mastodon sends
+    `Update(Question)` when votes come in, without a new `updated` (that is not an edit)."""
     object_id, _ = check_object_origin(ctx, obj)
+    question = type_of(obj) == "Question"
+    unchanged = False
     async with ctx.transaction() as session:
         status = await session.scalar(select(Status).where(Status.uri == object_id))
         if status is None:
@@ -187,14 +220,109 @@ async def update_remote_status(ctx: InboxContext, obj: dict[str, Any]) -> None:
         if status.actor_id != ctx.sender.id:
             raise ActivityRejected("only the author can update this object")
         updated = parse_datetime(obj.get("updated"))
-        if updated is not None and status.updated is not None and updated <= status.updated:
-            raise ActivityIgnored("update is not newer than what we have")
-        apply_fields(status, obj, ctx.sender)
-        status.updated = updated or utcnow()
-        await session.flush()
-        queue_event(session, "status.updated", id=status.id)
-        await _replace_parts(ctx, session, status, obj)
-        for actor in (await session.scalars(select(Actor).join(Mention, Mention.actor_id == Actor.id).where(
-                Mention.status_id == status.id, Actor.domain.is_(None)))).all():
-            await notify(session, actor, "update", ctx.sender.id, status.id)
+        newer = updated is None or status.updated is None or updated > status.updated
+        if newer and not (question and updated is None and not _edited(status, obj)):
+            await _apply_edit(ctx, session, status, obj, updated)
+        elif question and await store_poll(session, status, obj):
+            queue_event(session, "status.updated", id=status.id)
+        else:
+            unchanged = True
+    if unchanged:
+        raise ActivityIgnored("update is not newer than what we have")
 
+
+def _edited(status: Status, obj: dict[str, Any]) -> bool:
+    """Whether what readers see changed (not only counters)."""
+    content = sanitize_html(text_of(obj.get("content")) or text_of(obj.get("contentMap")))
+    summary = text_of(obj.get("summary"), 5000)
+    return content != status.content or (html_to_text(summary) if summary else "") != (status.summary or "")
+
+
+async def _apply_edit(ctx: InboxContext, session: AsyncSession, status: Status, obj: dict[str, Any],
+                      updated: Any) -> None:
+    previous_media = (await session.scalars(select(Attachment.id).where(Attachment.status_id == status.id)
+                                            .order_by(Attachment.position))).all()
+    poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
+    session.add(StatusEdit(status_id=status.id, content=status.content, summary=status.summary or "",
+                           sensitive=status.sensitive, media_ids_json=json.dumps([str(i) for i in previous_media]),
+                           poll_options_json=poll.options_json if poll is not None else None,
+                           created_at=status.updated or status.published))
+    apply_fields(status, obj, ctx.sender)
+    status.updated = updated or utcnow()
+    await session.flush()
+    queue_event(session, "status.updated", id=status.id)
+    # Attachments of earlier versions stay readable in the history: detached, not deleted.
+    await session.execute(update(Attachment).where(Attachment.status_id == status.id).values(status_id=None)
+                          .execution_options(synchronize_session=False))
+    await _replace_parts(ctx, session, status, obj)
+    await store_poll(session, status, obj)
+    for actor in (await session.scalars(select(Actor).join(Mention, Mention.actor_id == Actor.id).where(
+            Mention.status_id == status.id, Actor.domain.is_(None)))).all():
+        await notify(session, actor, "update", ctx.sender.id, status.id)
+
+
+# -- polls ------------------------------------------------------------------------------------------
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and 0 <= value < 2**31 else 0
+
+
+def poll_fields(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """A `Question`'s options and totals (Mastodon's shape: `oneOf`/`anyOf` of named Notes whose
+    `replies.totalItems` is the count), or None when it has no usable option."""
+    multiple = isinstance(obj.get("anyOf"), list) and bool(obj.get("anyOf"))
+    options: list[dict[str, Any]] = []
+    for item in as_list(obj.get("anyOf") if multiple else obj.get("oneOf"))[:MAX_POLL_OPTIONS]:
+        title = text_of(item.get("name"), 500).strip() if isinstance(item, dict) else ""
+        if not title or any(o["title"] == title for o in options):
+            continue
+        replies = item.get("replies")
+        options.append({"title": title, "votes": _count(replies.get("totalItems")) if isinstance(replies, dict) else 0})
+    if len(options) < 1:
+        return None
+    votes = sum(o["votes"] for o in options)
+    voters = obj.get("votersCount")
+    return {"options": options, "multiple": multiple, "votes_count": votes,
+            "voters_count": _count(voters) if isinstance(voters, int) else (0 if multiple else votes),
+            "expires_at": parse_datetime(obj.get("endTime")) or parse_datetime(obj.get("closed"))}
+
+
+async def store_poll(session: AsyncSession, status: Status, obj: dict[str, Any]) -> bool | None:
+    """Create or refresh the Poll of a remote `Question`. Returns None when the object has no poll,
+    else whether anything changed. New options (an edited poll) reset the local votes, like Mastodon."""
+    fields = poll_fields(obj) if type_of(obj) == "Question" else None
+    poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
+    if fields is None:
+        if poll is not None:
+            await session.execute(delete(PollVote).where(PollVote.status_id == status.id))
+            await session.delete(poll)
+            return True
+        return None
+    options_json = json.dumps(fields["options"])
+    if poll is None:
+        session.add(Poll(status_id=status.id, options_json=options_json, multiple=fields["multiple"],
+                         expires_at=fields["expires_at"], votes_count=fields["votes_count"],
+                         voters_count=fields["voters_count"]))
+        return True
+    titles = [o.get("title") for o in json.loads(poll.options_json or "[]")]
+    if titles != [o["title"] for o in fields["options"]] or poll.multiple != fields["multiple"]:
+        await session.execute(delete(PollVote).where(PollVote.status_id == status.id))
+    changed = (poll.options_json, poll.multiple, poll.expires_at, poll.votes_count, poll.voters_count) != (
+        options_json, fields["multiple"], fields["expires_at"], fields["votes_count"], fields["voters_count"])
+    poll.options_json = options_json
+    poll.multiple = fields["multiple"]
+    poll.expires_at = fields["expires_at"]
+    poll.votes_count = fields["votes_count"]
+    poll.voters_count = fields["voters_count"]
+    return changed
+
+
+async def _is_poll_vote(ctx: InboxContext, obj: dict[str, Any]) -> bool:
+    """A Note with a `name`, no content, in reply to one of our statuses that has a poll."""
+    if type_of(obj) != "Note" or not text_of(obj.get("name"), 1000) or text_of(obj.get("content")).strip():
+        return False
+    status_id = ctx.runtime.uris.parse_status(id_of(obj.get("inReplyTo")) or "")
+    if status_id is None:
+        return False
+    async with ctx.runtime.sessions() as session:
+        return await session.scalar(select(Poll.id).where(Poll.status_id == status_id)) is not None

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.as2 import CONTEXT, format_datetime
-from fediverse.models import Actor, Attachment, Mention, Status, StatusTag
+from fediverse.db import utcnow
+from fediverse.models import Actor, Attachment, Mention, Poll, Status, StatusTag
 from fediverse.uris import PUBLIC, Uris
 
 
@@ -23,6 +24,7 @@ class StatusParts:
     tags: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     in_reply_to_uri: str | None = None
+    poll: Poll | None = None
 
 
 async def load_status_parts(session: AsyncSession, status: Status) -> StatusParts:
@@ -35,7 +37,25 @@ async def load_status_parts(session: AsyncSession, status: Status) -> StatusPart
     attachments = list((await session.scalars(
         select(Attachment).where(Attachment.status_id == status.id).order_by(Attachment.position)
     )).all())
-    return StatusParts(author, mentions, tags, attachments, status.in_reply_to_uri)
+    poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
+    return StatusParts(author, mentions, tags, attachments, status.in_reply_to_uri, poll)
+
+
+def question_fields(poll: Poll) -> dict[str, Any]:
+    """A poll as Mastodon writes it on a `Question`: one `Note` per option carrying its vote count in
+    `replies.totalItems`, `oneOf` (single choice) or `anyOf` (multiple), `endTime`, `votersCount`."""
+    options = json.loads(poll.options_json or "[]")
+    hidden = poll.hide_totals and not (poll.expires_at is not None and poll.expires_at <= utcnow())
+    choices = [{"type": "Note", "name": option.get("title", ""),
+                "replies": {"type": "Collection", "totalItems": 0 if hidden else int(option.get("votes", 0))}}
+               for option in options]
+    doc: dict[str, Any] = {"anyOf" if poll.multiple else "oneOf": choices,
+                           "votersCount": 0 if hidden else poll.voters_count}
+    if poll.expires_at is not None:
+        doc["endTime"] = format_datetime(poll.expires_at)
+        if poll.expires_at <= utcnow():
+            doc["closed"] = format_datetime(poll.expires_at)
+    return doc
 
 
 def audience(status: Status) -> tuple[list[str], list[str]]:
@@ -82,6 +102,8 @@ def status_to_as(status: Status, parts: StatusParts, uris: Uris, *, with_context
     ]
     if status.extra_json:
         doc.update(json.loads(status.extra_json))
+    if parts.poll is not None:
+        doc.update(question_fields(parts.poll))
     if with_context:
         doc = {"@context": CONTEXT, **doc}
     return doc
@@ -124,3 +146,11 @@ def delete_activity(activity_uri: str, actor_uri: str, object_uri: str, to: list
 
 def undo_activity(activity_uri: str, actor_uri: str, inner: dict[str, Any]) -> dict[str, Any]:
     return wrap("Undo", activity_uri, actor_uri, inner, to=inner.get("to"), cc=inner.get("cc"))
+
+
+def vote_activity(voter_uri: str, vote_uri: str, title: str, question_uri: str, author_uri: str) -> dict[str, Any]:
+    """A vote on a remote poll, shaped like Mastodon's: `Create` of a `Note` named after the chosen
+    option, in reply to the `Question`, addressed to the poll's author only (no content)."""
+    note = {"id": vote_uri, "type": "Note", "name": title, "attributedTo": voter_uri, "inReplyTo": question_uri,
+            "to": [author_uri]}
+    return wrap("Create", f"{vote_uri}/activity", voter_uri, note, to=[author_uri])

@@ -1,7 +1,128 @@
-"""Mastodon client API: lists (routes are added by the module's owner)."""
+"""Mastodon client API: lists of followed accounts (`/api/v1/lists`) and their members."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from actors import timelines as domain
+from fediverse.api.auth import authenticate
+from fediverse.api.errors import unprocessable
+from fediverse.api.pagination import Page, link_header
+from fediverse.api.serializers.accounts import account_to_api
+from fediverse.api.timelines import boolean, domain_errors, id_value, path_id, read_params, runtime_of, strings
+from fediverse.models import UserList
+
+MEMBERS_DEFAULT_LIMIT = 40
+MEMBERS_MAX_LIMIT = 80
+
+
+def list_to_api(row: UserList) -> dict[str, Any]:
+    return {"id": str(row.id), "title": row.title, "replies_policy": row.replies_policy, "exclusive": row.exclusive}
+
+
+async def index(request: Request) -> Response:
+    identity = await authenticate(request, "read:lists")
+    async with runtime_of(request).sessions() as session:
+        rows = await domain.lists_of(session, identity.actor_id)
+    return JSONResponse([list_to_api(r) for r in rows])
+
+
+async def create(request: Request) -> Response:
+    identity = await authenticate(request, "write:lists")
+    params = await read_params(request)
+    title = params.get("title")
+    if not isinstance(title, str):
+        raise unprocessable("Title can't be blank", "title")
+    try:
+        async with runtime_of(request).transaction() as session:
+            row = await domain.create_list(session, identity.actor_id, title, _policy(params),
+                                           boolean(params.get("exclusive")))
+    except domain.TimelineError as exc:
+        raise domain_errors(exc) from None
+    return JSONResponse(list_to_api(row))
+
+
+def _policy(params: dict[str, Any]) -> str | None:
+    value = params.get("replies_policy")
+    return value if isinstance(value, str) and value else None
+
+
+async def one(request: Request) -> Response:
+    """GET, PUT and DELETE /api/v1/lists/:id."""
+    list_id = path_id(request)
+    if request.method == "GET":
+        identity = await authenticate(request, "read:lists")
+        async with runtime_of(request).sessions() as session:
+            try:
+                row = await domain.get_list(session, identity.actor_id, list_id)
+            except domain.TimelineError as exc:
+                raise domain_errors(exc) from None
+        return JSONResponse(list_to_api(row))
+    identity = await authenticate(request, "write:lists")
+    try:
+        if request.method == "DELETE":
+            async with runtime_of(request).transaction() as session:
+                await domain.delete_list(session, identity.actor_id, list_id)
+            return JSONResponse({})
+        params = await read_params(request)
+        title = params.get("title")
+        exclusive = params.get("exclusive")
+        async with runtime_of(request).transaction() as session:
+            row = await domain.update_list(session, identity.actor_id, list_id,
+                                           title=title if isinstance(title, str) else None,
+                                           replies_policy=_policy(params),
+                                           exclusive=None if exclusive is None else boolean(exclusive))
+    except domain.TimelineError as exc:
+        raise domain_errors(exc) from None
+    return JSONResponse(list_to_api(row))
+
+
+async def accounts(request: Request) -> Response:
+    """GET (paginated by account id; limit=0 for all), POST and DELETE `account_ids[]`."""
+    list_id = path_id(request)
+    if request.method == "GET":
+        identity = await authenticate(request, "read:lists")
+        everything = request.query_params.get("limit") == "0"
+        page = None if everything else Page.from_request(request, MEMBERS_DEFAULT_LIMIT, MEMBERS_MAX_LIMIT)
+        settings = runtime_of(request).settings
+        async with runtime_of(request).sessions() as session:
+            try:
+                members = await domain.list_accounts(session, identity.actor_id, list_id, page)
+            except domain.TimelineError as exc:
+                raise domain_errors(exc) from None
+        headers = {} if everything else link_header(request, [a.id for a in members])
+        return JSONResponse([account_to_api(a, settings) for a in members], headers=headers)
+    identity = await authenticate(request, "write:lists")
+    params = await read_params(request)
+    ids = [id_value(v, "account_ids") for v in strings(params, "account_ids")]
+    try:
+        async with runtime_of(request).transaction() as session:
+            if request.method == "POST":
+                await domain.add_list_accounts(session, identity.actor_id, list_id, ids)
+            else:
+                await domain.remove_list_accounts(session, identity.actor_id, list_id, ids)
+    except domain.TimelineError as exc:
+        raise domain_errors(exc) from None
+    return JSONResponse({})
+
+
+async def lists_with_account(request: Request) -> Response:
+    """GET /api/v1/accounts/:id/lists: the viewer's lists this account belongs to."""
+    identity = await authenticate(request, "read:lists")
+    account_id = path_id(request)
+    async with runtime_of(request).sessions() as session:
+        rows = await domain.lists_containing(session, identity.actor_id, account_id)
+    return JSONResponse([list_to_api(r) for r in rows])
+
+
+routes: list[BaseRoute] = [
+    Route("/api/v1/lists", index, methods=["GET"]),
+    Route("/api/v1/lists", create, methods=["POST"]),
+    Route("/api/v1/lists/{id}", one, methods=["GET", "PUT", "DELETE"]),
+    Route("/api/v1/lists/{id}/accounts", accounts, methods=["GET", "POST", "DELETE"]),
+    Route("/api/v1/accounts/{id}/lists", lists_with_account, methods=["GET"]),
+]

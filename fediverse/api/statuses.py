@@ -1,7 +1,582 @@
-"""Mastodon client API: statuses (routes are added by the module's owner)."""
+"""Mastodon client API: statuses (post, read, edit, delete, thread, boosts, favourites, bookmarks,
+pins, conversation mutes). Thin edge: writes go through `Outbox` (or actors.bookmarks for the
+local-only marks), reads render with `StatusRenderer` for the viewer.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import json
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
-routes: list[BaseRoute] = []
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from actors import bookmarks
+from fediverse.api.auth import Identity, authenticate, optional_identity
+from fediverse.api.errors import ApiError, not_found, unprocessable
+from fediverse.api.misc import scheduled_to_api
+from fediverse.api.pagination import Page, link_header
+from fediverse.api.serializers.accounts import account_to_api, iso
+from fediverse.api.serializers.statuses import StatusRenderer, media_to_api
+from fediverse.as2 import parse_datetime
+from fediverse.db import utcnow
+from fediverse.models import (
+    Actor,
+    Attachment,
+    Block,
+    Favourite,
+    Follow,
+    Mention,
+    Poll,
+    Status,
+    StatusEdit,
+)
+from fediverse.runtime import Runtime
+from fediverse.sanitize import html_to_text
+from outbox.commands import CommandError, NotFound, Outbox, PollSpec, StatusDraft
+
+T = TypeVar("T")
+MAX_IDS = 20  # GET /api/v1/statuses?id[]=... (Mastodon's DEFAULT_STATUSES_LIMIT)
+MAX_ANCESTORS = 40
+MAX_DESCENDANTS = 400
+MAX_DEPTH = 64
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+TRUE = frozenset({"1", "true", "t", "on", "yes", "y"})
+
+
+# -- parameters -------------------------------------------------------------------------------------
+# Clients send the same parameters as a query string, a form (`media_ids[]`, `poll[options][]`) or
+# JSON (`"media_ids": [...]`, `"poll": {...}`); all become one nested dict.
+
+def _assign(target: dict[str, Any], path: list[str], value: Any) -> None:
+    head, rest = path[0], path[1:]
+    if not rest:
+        target[head] = value
+    elif rest == [""]:
+        current = target.get(head)
+        if not isinstance(current, list):
+            current = target[head] = []
+        current.append(value)
+    else:
+        child = target.get(head)
+        if not isinstance(child, dict):
+            child = target[head] = {}
+        _assign(child, rest, value)
+
+
+def _merge(params: dict[str, Any], items: Sequence[tuple[str, Any]]) -> None:
+    for key, value in items:
+        head = key.split("[", 1)[0]
+        path = [head, *re.findall(r"\[([^\]]*)\]", key[len(head):])] if head else [key]
+        _assign(params, path, value)
+
+
+async def read_params(request: Request) -> dict[str, Any]:
+    """Query string, then the body (form or JSON) on top."""
+    params: dict[str, Any] = {}
+    _merge(params, request.query_params.multi_items())
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        raw = await request.body()
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise ApiError(400, "The request body is not valid JSON") from None
+            if isinstance(body, dict):
+                _merge(params, [(k, v) for k, v in body.items()])
+    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        _merge(params, [(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    return params
+
+
+def as_bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in TRUE
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list parameter: `x[]=..`, a JSON list, Rails-style `x[0]=..`, or a single value."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)]
+    return [value]
+
+
+def as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)):
+        raise unprocessable("expected a text value")
+    return str(value)
+
+
+def as_id(value: Any, field: str) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 19:
+        raise unprocessable(f"{field} must be an id", field)
+    return int(text)
+
+
+def as_int(value: Any, field: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise unprocessable(f"{field} must be a number", field) from None
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    """Ids in paths are strings of digits; anything else is simply not found."""
+    value = request.path_params.get(name, "")
+    if not value.isdigit() or len(value) > 19:
+        raise not_found()
+    return int(value)
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def command(action: Awaitable[T]) -> T:
+    """Run an outbox command; its refusals become Mastodon's 404 / 422."""
+    try:
+        return await action
+    except NotFound as exc:
+        raise not_found() from exc
+    except CommandError as exc:
+        raise unprocessable(str(exc)) from exc
+
+
+# -- who may read what ------------------------------------------------------------------------------
+
+async def filter_visible(session: AsyncSession, viewer_id: int | None, statuses: Sequence[Status]) -> list[Status]:
+    """The statuses the viewer may read: public and unlisted for everyone, followers-only for accepted
+    followers and mentioned accounts, direct for mentioned accounts; the author always. Nothing from
+    an author who blocks the viewer, or from a suspended or deleted account. A boost is readable
+    when the boosted status is. A fixed number of queries whatever the number of statuses."""
+    if not statuses:
+        return []
+    boosted_ids = {s.reblog_of_id for s in statuses if s.reblog_of_id}
+    originals: dict[int, Status] = {}
+    if boosted_ids:
+        originals = {s.id: s for s in await session.scalars(select(Status).where(Status.id.in_(list(boosted_ids))))}
+    subjects = {s.id: originals.get(s.reblog_of_id) if s.reblog_of_id else s for s in statuses}
+    subject_list = [s for s in subjects.values() if s is not None]
+    author_ids = list({s.actor_id for s in statuses} | {s.actor_id for s in subject_list})
+    hidden_authors = set((await session.scalars(select(Actor.id).where(
+        Actor.id.in_(author_ids), or_(Actor.suspended_at.is_not(None), Actor.deleted_at.is_not(None))))).all())
+    followed: set[int] = set()
+    mentioned: set[int] = set()
+    if viewer_id is not None:
+        hidden_authors |= set((await session.scalars(select(Block.actor_id).where(
+            Block.target_id == viewer_id, Block.actor_id.in_(author_ids)))).all())
+        restricted = [s for s in subject_list if s.visibility not in ("public", "unlisted") and s.actor_id != viewer_id]
+        if restricted:
+            mentioned = set((await session.scalars(select(Mention.status_id).where(
+                Mention.actor_id == viewer_id, Mention.status_id.in_([s.id for s in restricted])))).all())
+            followed = set((await session.scalars(select(Follow.followee_id).where(
+                Follow.follower_id == viewer_id, Follow.state == "accepted",
+                Follow.followee_id.in_(list({s.actor_id for s in restricted}))))).all())
+
+    def readable(status: Status) -> bool:
+        if status.actor_id in hidden_authors:
+            return False
+        if status.visibility in ("public", "unlisted") or status.actor_id == viewer_id:
+            return True
+        if viewer_id is None:
+            return False
+        return status.id in mentioned or (status.visibility == "private" and status.actor_id in followed)
+
+    result = []
+    for status in statuses:
+        subject = subjects[status.id]
+        if subject is not None and status.actor_id not in hidden_authors and readable(subject):
+            result.append(status)
+    return result
+
+
+async def visible_status(session: AsyncSession, viewer_id: int | None, status_id: int) -> Status:
+    """The status if the viewer may read it; 404 otherwise (never 403: its existence stays private)."""
+    status = await session.get(Status, status_id)
+    if status is None or not await filter_visible(session, viewer_id, [status]):
+        raise not_found()
+    return status
+
+
+def viewer_of(identity: Identity | None) -> int | None:
+    return identity.actor.id if identity is not None and identity.actor is not None else None
+
+
+async def render_status(runtime: Runtime, viewer_id: int | None, status_id: int,
+                        extra: dict[str, Any] | None = None) -> JSONResponse:
+    async with runtime.sessions() as session:
+        status = await session.get(Status, status_id)
+        if status is None:
+            raise not_found()
+        doc = await StatusRenderer(session, runtime.settings, viewer_id).render_one(status)
+    if extra:
+        doc.update(extra)
+    return JSONResponse(doc)
+
+
+# -- posting ----------------------------------------------------------------------------------------
+
+def poll_spec(value: Any) -> PollSpec | None:
+    if value in (None, "", {}):
+        return None
+    if not isinstance(value, dict):
+        raise unprocessable("poll must be an object", "poll")
+    options = [str(o) for o in as_list(value.get("options"))]
+    if "expires_in" not in value:
+        raise unprocessable("poll[expires_in] is required", "poll")
+    return PollSpec(options, as_int(value.get("expires_in"), "poll[expires_in]"),
+                    bool(as_bool(value.get("multiple"))), bool(as_bool(value.get("hide_totals"))))
+
+
+def language_of(value: Any) -> str | None:
+    text = as_text(value)
+    return text.lower() if text and LANGUAGE_RE.match(text) else None
+
+
+async def draft_from(session: AsyncSession, identity: Identity, params: dict[str, Any]) -> StatusDraft:
+    """The client's parameters, with the user's defaults (visibility, sensitive, language)."""
+    user = identity.user
+    reply_to = params.get("in_reply_to_id")
+    in_reply_to_id = as_id(reply_to, "in_reply_to_id") if reply_to not in (None, "") else None
+    if in_reply_to_id is not None:
+        try:
+            await visible_status(session, identity.actor_id, in_reply_to_id)
+        except ApiError:
+            raise ApiError(404, "The post you are trying to reply to does not appear to exist.") from None
+    sensitive = as_bool(params.get("sensitive"))
+    return StatusDraft(
+        text=as_text(params.get("status")) or "",
+        spoiler_text=as_text(params.get("spoiler_text")) or "",
+        visibility=as_text(params.get("visibility")) or (user.default_visibility if user else "public"),
+        sensitive=sensitive if sensitive is not None else bool(user and user.default_sensitive),
+        language=language_of(params.get("language")) or (user.default_language if user else None),
+        in_reply_to_id=in_reply_to_id,
+        media_ids=[as_id(v, "media_ids") for v in as_list(params.get("media_ids"))],
+        poll=poll_spec(params.get("poll")),
+    )
+
+
+async def create_status(request: Request) -> Response:
+    identity = await authenticate(request, "write:statuses")
+    runtime = runtime_of(request)
+    params = await read_params(request)
+    async with runtime.sessions() as session:
+        draft = await draft_from(session, identity, params)
+    scheduled_at = None
+    if params.get("scheduled_at") not in (None, ""):
+        scheduled_at = parse_datetime(as_text(params.get("scheduled_at")))
+        if scheduled_at is None:
+            raise unprocessable("scheduled_at must be an ISO 8601 date", "scheduled_at")
+    outbox = Outbox(runtime)
+    if scheduled_at is not None and scheduled_at > utcnow():  # a date in the past means "now" (Mastodon)
+        row = await command(outbox.schedule(identity.actor_id, draft, scheduled_at))
+        async with runtime.sessions() as session:
+            media = {m.id: m for m in await session.scalars(select(Attachment).where(
+                Attachment.id.in_(draft.media_ids)))} if draft.media_ids else {}
+        return JSONResponse(scheduled_to_api(row, [media[i] for i in draft.media_ids if i in media], runtime))
+    key = (request.headers.get("idempotency-key") or "").strip() or None
+    status = await command(outbox.post(identity.actor_id, draft, idempotency_key=key))
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def own_status(runtime: Runtime, actor_id: int, status_id: int) -> Status:
+    async with runtime.sessions() as session:
+        status = await session.get(Status, status_id)
+    if status is None or status.actor_id != actor_id:
+        raise not_found()
+    return status
+
+
+async def update_status(request: Request) -> Response:
+    identity = await authenticate(request, "write:statuses")
+    runtime = runtime_of(request)
+    status = await own_status(runtime, identity.actor_id, path_id(request))
+    if status.reblog_of_id is not None:
+        raise not_found()
+    params = await read_params(request)
+    async with runtime.sessions() as session:
+        draft = await draft_from(session, identity, {**params, "in_reply_to_id": None})
+    draft.visibility = status.visibility
+    if language_of(params.get("language")) is None:
+        draft.language = status.language
+    await command(Outbox(runtime).revise(identity.actor_id, status.id, draft))
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def delete_status(request: Request) -> Response:
+    """Deletes, answering with the status and its source `text` (delete-and-redraft)."""
+    identity = await authenticate(request, "write:statuses")
+    runtime = runtime_of(request)
+    status = await own_status(runtime, identity.actor_id, path_id(request))
+    outbox = Outbox(runtime)
+    if status.reblog_of_id is not None:
+        response = await render_status(runtime, identity.actor_id, status.id)
+        await command(outbox.unboost(identity.actor_id, status.reblog_of_id))
+        return response
+    source = status.source_text if status.source_text is not None else html_to_text(status.content)
+    response = await render_status(runtime, identity.actor_id, status.id, {"text": source})
+    delete_media = as_bool((await read_params(request)).get("delete_media"))
+    await command(outbox.delete_status(identity.actor_id, status.id, keep_media=not delete_media))
+    return response
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+async def show_status(request: Request) -> Response:
+    identity = await optional_identity(request, "read:statuses")
+    viewer = viewer_of(identity)
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        status = await visible_status(session, viewer, path_id(request))
+        return JSONResponse(await StatusRenderer(session, runtime.settings, viewer).render_one(status))
+
+
+async def list_statuses(request: Request) -> Response:
+    """GET /api/v1/statuses?id[]=1&id[]=2: the readable ones, in the order asked."""
+    identity = await optional_identity(request, "read:statuses")
+    viewer = viewer_of(identity)
+    runtime = runtime_of(request)
+    params = await read_params(request)
+    ids = list(dict.fromkeys(as_id(v, "id") for v in as_list(params.get("id"))))
+    if len(ids) > MAX_IDS:
+        raise unprocessable(f"at most {MAX_IDS} ids", "id")
+    async with runtime.sessions() as session:
+        rows = {s.id: s for s in await session.scalars(select(Status).where(Status.id.in_(ids)))} if ids else {}
+        readable = await filter_visible(session, viewer, [rows[i] for i in ids if i in rows])
+        return JSONResponse(await StatusRenderer(session, runtime.settings, viewer).render(readable))
+
+
+async def status_context(request: Request) -> Response:
+    """Ancestors (oldest first) and descendants (depth first, like Mastodon), readable ones only;
+    bounded in depth and size so a huge thread costs a bounded number of queries."""
+    identity = await optional_identity(request, "read:statuses")
+    viewer = viewer_of(identity)
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        status = await visible_status(session, viewer, path_id(request))
+        seen = {status.id}
+        ancestors: list[Status] = []
+        cursor = status
+        while cursor.in_reply_to_id is not None and len(ancestors) < MAX_ANCESTORS:
+            parent = await session.get(Status, cursor.in_reply_to_id)
+            if parent is None or parent.id in seen:
+                break
+            seen.add(parent.id)
+            ancestors.append(parent)
+            cursor = parent
+        ancestors.reverse()
+        children: dict[int, list[Status]] = defaultdict(list)
+        frontier, total, depth = [status.id], 0, 0
+        while frontier and total < MAX_DESCENDANTS and depth < MAX_DEPTH:
+            rows = [r for r in (await session.scalars(select(Status).where(
+                Status.in_reply_to_id.in_(frontier), Status.reblog_of_id.is_(None))
+                .order_by(Status.id).limit(MAX_DESCENDANTS - total))).all() if r.id not in seen]
+            for row in rows:
+                seen.add(row.id)
+                children[row.in_reply_to_id or 0].append(row)
+            total += len(rows)
+            frontier = [r.id for r in rows]
+            depth += 1
+        descendants: list[Status] = []
+        stack = list(reversed(children[status.id]))
+        while stack:
+            node = stack.pop()
+            descendants.append(node)
+            stack.extend(reversed(children.get(node.id, [])))
+        renderer = StatusRenderer(session, runtime.settings, viewer)
+        return JSONResponse({
+            "ancestors": await renderer.render(await filter_visible(session, viewer, ancestors)),
+            "descendants": await renderer.render(await filter_visible(session, viewer, descendants)),
+        })
+
+
+async def status_history(request: Request) -> Response:
+    """Every version, oldest first, the current one last (Mastodon's StatusEdit entities)."""
+    identity = await optional_identity(request, "read:statuses")
+    viewer = viewer_of(identity)
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        status = await visible_status(session, viewer, path_id(request))
+        author = await session.get(Actor, status.actor_id)
+        assert author is not None
+        edits = (await session.scalars(select(StatusEdit).where(StatusEdit.status_id == status.id)
+                                       .order_by(StatusEdit.created_at, StatusEdit.id))).all()
+        current_media = list((await session.scalars(select(Attachment).where(Attachment.status_id == status.id)
+                                                    .order_by(Attachment.position, Attachment.id))).all())
+        wanted = list({int(i) for e in edits for i in json.loads(e.media_ids_json or "[]")})
+        media = {m.id: m for m in await session.scalars(select(Attachment).where(Attachment.id.in_(wanted)))} \
+            if wanted else {}
+        poll = await session.scalar(select(Poll).where(Poll.status_id == status.id))
+        account = account_to_api(author, runtime.settings)
+
+        def version(content: str, summary: str, sensitive: bool, created: datetime, items: list[Attachment],
+                    options_json: str | None) -> dict[str, Any]:
+            doc: dict[str, Any] = {
+                "content": content, "spoiler_text": summary or "", "sensitive": sensitive, "created_at": iso(created),
+                "account": account, "media_attachments": [media_to_api(m, runtime.settings) for m in items],
+                "emojis": []}
+            if options_json:
+                doc["poll"] = {"options": [{"title": o.get("title", "")} for o in json.loads(options_json)]}
+            return doc
+
+        history = [version(e.content, e.summary, e.sensitive, e.created_at,
+                           [media[int(i)] for i in json.loads(e.media_ids_json or "[]") if int(i) in media],
+                           e.poll_options_json) for e in edits]
+        history.append(version(status.content, status.summary, status.sensitive, status.updated or status.published,
+                               current_media, poll.options_json if poll is not None else None))
+    return JSONResponse(history)
+
+
+async def status_source(request: Request) -> Response:
+    identity = await authenticate(request, "read:statuses")
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        status = await visible_status(session, identity.actor_id, path_id(request))
+    text = status.source_text if status.source_text is not None else html_to_text(status.content)
+    return JSONResponse({"id": str(status.id), "text": text, "spoiler_text": status.summary or ""})
+
+
+async def _accounts_page(request: Request, favourites: bool) -> Response:
+    identity = await optional_identity(request, "read:accounts")
+    viewer = viewer_of(identity)
+    runtime = runtime_of(request)
+    page = Page.from_request(request, default=40, maximum=80)
+    async with runtime.sessions() as session:
+        status = await visible_status(session, viewer, path_id(request))
+        if favourites:
+            query = select(Favourite.id, Actor).join(Actor, Actor.id == Favourite.actor_id).where(
+                Favourite.status_id == status.id)
+            column: Any = Favourite.id
+        else:
+            query = select(Status.id, Actor).join(Actor, Actor.id == Status.actor_id).where(
+                Status.reblog_of_id == status.id)
+            column = Status.id
+        query = query.where(Actor.suspended_at.is_(None), Actor.deleted_at.is_(None))
+        rows = page.order((await session.execute(page.apply(query, column))).all())
+    accounts = [account_to_api(actor, runtime.settings) for _, actor in rows]
+    return JSONResponse(accounts, headers=link_header(request, [row_id for row_id, _ in rows]))
+
+
+async def reblogged_by(request: Request) -> Response:
+    return await _accounts_page(request, favourites=False)
+
+
+async def favourited_by(request: Request) -> Response:
+    return await _accounts_page(request, favourites=True)
+
+
+# -- actions on a status ----------------------------------------------------------------------------
+
+async def _target(request: Request, scope: str) -> tuple[Identity, Runtime, Status]:
+    """The acting identity and the status acted on (a boost stands for the boosted status)."""
+    identity = await authenticate(request, scope)
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        status = await visible_status(session, identity.actor_id, path_id(request))
+        if status.reblog_of_id is not None:
+            status = await visible_status(session, identity.actor_id, status.reblog_of_id)
+    return identity, runtime, status
+
+
+async def reblog(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:statuses")
+    boost = await command(Outbox(runtime).boost(identity.actor_id, status.id))
+    return await render_status(runtime, identity.actor_id, boost.id)
+
+
+async def unreblog(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:statuses")
+    await command(Outbox(runtime).unboost(identity.actor_id, status.id))
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def favourite(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:favourites")
+    await command(Outbox(runtime).favourite(identity.actor_id, status.id))
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def unfavourite(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:favourites")
+    await command(Outbox(runtime).unfavourite(identity.actor_id, status.id))
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def bookmark(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:bookmarks")
+    await bookmarks.bookmark(runtime, identity.actor_id, status.id)
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def unbookmark(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:bookmarks")
+    await bookmarks.unbookmark(runtime, identity.actor_id, status.id)
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def pin(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:accounts")
+    await command(Outbox(runtime).pin(identity.actor_id, status.id))
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def unpin(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:accounts")
+    await command(Outbox(runtime).pin(identity.actor_id, status.id, pinned=False))
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def mute(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:mutes")
+    await bookmarks.mute_conversation(runtime, identity.actor_id, status)
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+async def unmute(request: Request) -> Response:
+    identity, runtime, status = await _target(request, "write:mutes")
+    await bookmarks.unmute_conversation(runtime, identity.actor_id, status)
+    return await render_status(runtime, identity.actor_id, status.id)
+
+
+PREFIX = "/api/v1/statuses"
+routes: list[BaseRoute] = [
+    Route(PREFIX, create_status, methods=["POST"]),
+    Route(PREFIX, list_statuses, methods=["GET"]),
+    Route(PREFIX + "/{id}", show_status, methods=["GET"]),
+    Route(PREFIX + "/{id}", update_status, methods=["PUT"]),
+    Route(PREFIX + "/{id}", delete_status, methods=["DELETE"]),
+    Route(PREFIX + "/{id}/context", status_context, methods=["GET"]),
+    Route(PREFIX + "/{id}/history", status_history, methods=["GET"]),
+    Route(PREFIX + "/{id}/source", status_source, methods=["GET"]),
+    Route(PREFIX + "/{id}/reblogged_by", reblogged_by, methods=["GET"]),
+    Route(PREFIX + "/{id}/favourited_by", favourited_by, methods=["GET"]),
+    Route(PREFIX + "/{id}/reblog", reblog, methods=["POST"]),
+    Route(PREFIX + "/{id}/unreblog", unreblog, methods=["POST"]),
+    Route(PREFIX + "/{id}/favourite", favourite, methods=["POST"]),
+    Route(PREFIX + "/{id}/unfavourite", unfavourite, methods=["POST"]),
+    Route(PREFIX + "/{id}/bookmark", bookmark, methods=["POST"]),
+    Route(PREFIX + "/{id}/unbookmark", unbookmark, methods=["POST"]),
+    Route(PREFIX + "/{id}/pin", pin, methods=["POST"]),
+    Route(PREFIX + "/{id}/unpin", unpin, methods=["POST"]),
+    Route(PREFIX + "/{id}/mute", mute, methods=["POST"]),
+    Route(PREFIX + "/{id}/unmute", unmute, methods=["POST"]),
+]

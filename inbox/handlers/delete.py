@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actors.notify import bump
 from fediverse.as2 import id_of
 from fediverse.db import insert_ignoring_conflicts, utcnow
+from fediverse.events import queue_event
 from fediverse.models import Actor, Follow, Status, Tombstone
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
 
@@ -26,17 +28,36 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
         status = await session.scalar(select(Status).where(Status.uri == object_uri))
         if status is not None and status.actor_id != ctx.sender.id:
             raise ActivityRejected("only the author can delete this object")
+        await _keep_tombstone(session, object_uri, ctx.sender.uri, proven_author=status is not None)
+        if status is not None:
+            if status.in_reply_to_id:
+                await bump(session, Status, status.in_reply_to_id, "replies_count", -1)
+            if status.reblog_of_id:
+                await bump(session, Status, status.reblog_of_id, "reblogs_count", -1)
+            await bump(session, Actor, ctx.sender.id, "statuses_count", -1)
+            queue_event(session, "status.deleted", id=status.id)
+            await session.delete(status)
+    if status is None:
+        # Raised after the commit: inside the transaction it would roll the tombstone back.
+        raise ActivityIgnored("deleted object was unknown here (tombstone kept)")
+
+
+async def _keep_tombstone(session: AsyncSession, object_uri: str, sender_uri: str, *, proven_author: bool) -> None:
+    """Remember the deletion so a late Create cannot resurrect the object.
+
+    For an object we never saw, the sender's authorship is unproven: the tombstone names it, so
+    that a neighbour on the same host cannot block someone else's post by deleting its id first.
+    Two different actors deleting the same unknown id leave an anonymous tombstone that blocks all.
+    """
+    tombstone = await session.get(Tombstone, object_uri)
+    if tombstone is None:
         await session.execute(insert_ignoring_conflicts(
-            session, Tombstone.__table__, [{"uri": object_uri, "actor_uri": ctx.sender.uri, "deleted_at": utcnow()}],
+            session, Tombstone.__table__, [{"uri": object_uri, "actor_uri": sender_uri, "deleted_at": utcnow()}],
             "uri"))
-        if status is None:
-            raise ActivityIgnored("deleted object was unknown here (tombstone kept)")
-        if status.in_reply_to_id:
-            await bump(session, Status, status.in_reply_to_id, "replies_count", -1)
-        if status.reblog_of_id:
-            await bump(session, Status, status.reblog_of_id, "reblogs_count", -1)
-        await bump(session, Actor, ctx.sender.id, "statuses_count", -1)
-        await session.delete(status)
+    elif proven_author:
+        tombstone.actor_uri = sender_uri
+    elif tombstone.actor_uri != sender_uri:
+        tombstone.actor_uri = None
 
 
 async def _delete_actor(ctx: InboxContext) -> None:
