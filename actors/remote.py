@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.as2 import ACTOR_TYPES, id_of, parse_datetime, text_of, type_of
-from fediverse.db import utcnow
+from fediverse.db import insert_ignoring_conflicts, utcnow
 from fediverse.http import FetchError
+from fediverse.ids import new_id
 from fediverse.models import Actor
 from fediverse.runtime import Runtime
 from fediverse.sanitize import sanitize_html
@@ -86,8 +87,14 @@ def actor_fields_from_document(doc: dict[str, Any], uris: Uris, expected_host: s
     shared_inbox = _url_or_none(endpoints.get("sharedInbox"), uris)
     aliases = [a for a in (doc.get("alsoKnownAs") or []) if isinstance(a, str)][:20] \
         if isinstance(doc.get("alsoKnownAs"), list) else []
+    fields = [
+        {"name": text_of(item.get("name"), 255), "value": sanitize_html(text_of(item.get("value"), 2048))}
+        for item in (doc.get("attachment") if isinstance(doc.get("attachment"), list) else [])[:20]
+        if isinstance(item, dict) and type_of(item) == "PropertyValue"
+    ]
     return {
         "uri": actor_id,
+        "fields_json": json.dumps(fields),
         "username": username,
         "username_lower": username.lower(),
         "domain": host,
@@ -126,8 +133,11 @@ async def upsert_remote_actor(session: AsyncSession, fields: dict[str, Any], raw
             Actor.username_lower == fields["username_lower"], Actor.domain_key == fields["domain_key"]))
         if clash is not None:
             clash.username_lower = f"{clash.username_lower}~{clash.id}"
-        actor = Actor(**fields)
-        session.add(actor)
+            await session.flush()
+        # Concurrent requests may fetch the same new actor: insert once, then everyone updates it.
+        await session.execute(insert_ignoring_conflicts(session, Actor.__table__, [{"id": new_id(), **fields}], "uri"))
+        actor = await session.scalar(select(Actor).where(Actor.uri == fields["uri"]))
+        assert actor is not None
     else:
         for key, value in fields.items():
             if key in ("published",):

@@ -245,8 +245,16 @@ async def activity_document(request: Request) -> Response:
     return _as_response(json.loads(row.body), request=request)
 
 
+async def instance_outbox(request: Request) -> Response:
+    """The instance actor publishes nothing itself: an empty, valid collection."""
+    runtime: Runtime = request.app.state.runtime
+    return _as_response({"@context": AS_CONTEXT, "id": f"{runtime.uris.instance_actor()}/outbox",
+                         "type": "OrderedCollection", "totalItems": 0, "orderedItems": []})
+
+
 routes = [
     Route("/actor", instance_actor),
+    Route("/actor/outbox", instance_outbox),
     Route("/users/{username}", actor_document),
     Route("/users/{username}/outbox", outbox),
     Route("/users/{username}/followers", followers),

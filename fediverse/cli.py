@@ -36,13 +36,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.config:
             os.environ["FEDIVERSE_CONFIG_FILE"] = os.path.abspath(args.config)
         uvicorn.run("fediverse.app:create_app_from_env", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, proxy_headers=False, log_level=args.log_level, **ssl)
+                    workers=args.workers, proxy_headers=False, log_level=args.log_level,
+                    timeout_graceful_shutdown=10, **ssl)
         return 0
     from fediverse.app import create_app
 
     print(f"Serving {settings.base_url} on {args.host}:{args.port}", flush=True)
+    # Open streaming connections must not hold a shutdown forever.
     uvicorn.run(create_app(settings), host=args.host, port=args.port, proxy_headers=False,
-                log_level=args.log_level, **ssl)
+                log_level=args.log_level, timeout_graceful_shutdown=10, **ssl)
     return 0
 
 

@@ -114,6 +114,8 @@ def mastodon_client() -> Callable[..., Awaitable[ThreadedClient]]:
         token = await issue_token(instance, actor_id, scopes)
         client = Mastodon(api_base_url=instance.base_url, access_token=token, version_check_mode="none",
                           request_timeout=30)
+        # No kept-alive connection: it would hold the live server's shutdown.
+        client.session.headers["Connection"] = "close"
         return ThreadedClient(client)
 
     return make

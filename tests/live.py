@@ -60,7 +60,7 @@ class LiveInstance:
         self.app = create_app(self.settings)
         config = uvicorn.Config(self.app, host=self.ip, port=443, ssl_certfile=str(self.certfile),
                                 ssl_keyfile=str(self.keyfile), lifespan="on", log_level="warning",
-                                access_log=False)
+                                access_log=False, timeout_graceful_shutdown=5)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.task = asyncio.create_task(self.server.serve())
