@@ -1,12 +1,13 @@
 """What one local actor reads: timelines, lists, direct conversations, notifications, read markers
 and content filters, with Mastodon's visibility rules.
 
-Timelines are queries, not a fan-out table: each page is one query over `statuses` walking the
-primary key downwards (or an author's `(actor_id, id)` index), with the viewer's relations
-(follows, mutes, blocks, reblog settings) loaded once per request as small id sets and passed as
-bound lists, so the database never joins the follow graph per row. Keyword filters run in Python
-on the page; when they hide statuses the page is topped up from the next rows, so a client
-always gets a full page while there is more to read.
+Timelines are queries, not a fan-out table. The viewer's relations (follows, mutes, blocks,
+reblog settings, exclusive lists) are read once per request in one round trip and passed to the
+page query as bound id lists, so the database never joins the follow graph per row; the page
+query then walks `statuses (actor_id, id)` for the followed authors (home, lists) or the primary
+key / `(visibility, id)` (public, tags), within a time span next to the cursor that widens until
+the page is full. Keyword filters run in Python on the page; when they hide statuses the page is
+topped up from the next rows, so a client gets a full page while there is more to read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -62,8 +63,6 @@ from fediverse.models import (
     UserList,
 )
 from fediverse.sanitize import html_to_text
-
-Row = TypeVar("Row")
 
 NOTIFICATION_TYPES = ("mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update",
                       "admin.sign_up", "admin.report")
@@ -666,6 +665,13 @@ async def list_timeline(session: AsyncSession, viewer_id: int, list_id: int, win
                           filters.keep if filters else None, time_probe=True)
 
 
+async def in_home(session: AsyncSession, viewer_id: int, status_id: int) -> bool:
+    """Whether a status belongs to the viewer's home timeline (for live updates of one new status)."""
+    rel = await load_relations(session, viewer_id)
+    found = await session.scalar(select(Status.id).where(Status.id == status_id, home_clause(rel)))
+    return found is not None
+
+
 def _status_id(status: Status) -> int:
     return status.id
 
@@ -775,10 +781,15 @@ def _conversation_key(status: Status) -> str:
     return status.conversation_uri or status.uri
 
 
-def _direct_involving(viewer_id: int) -> ColumnElement[bool]:
-    return and_(Status.visibility == "direct",
-                or_(Status.actor_id == viewer_id,
-                    exists().where(Mention.status_id == Status.id, Mention.actor_id == viewer_id)))
+async def _latest_direct(session: AsyncSession, viewer_id: int, key: str) -> Status | None:
+    """The newest direct message of a conversation the viewer wrote or was mentioned in (two lookups
+    bounded by the viewer's own messages and mentions: `conversation_uri` has no index)."""
+    in_conversation = and_(Status.visibility == "direct", or_(Status.conversation_uri == key, Status.uri == key))
+    written = await session.scalar(select(func.max(Status.id)).where(Status.actor_id == viewer_id, in_conversation))
+    received = await session.scalar(select(func.max(Status.id)).join(Mention, Mention.status_id == Status.id)
+                                    .where(Mention.actor_id == viewer_id, in_conversation))
+    newest = max(written or 0, received or 0)
+    return await session.get(Status, newest) if newest else None
 
 
 async def sync_conversations(session: AsyncSession, viewer_id: int) -> None:
@@ -839,10 +850,7 @@ async def _conversation_views(session: AsyncSession, viewer_id: int,
     statuses = {s.id: s for s in await session.scalars(select(Status).where(Status.id.in_(ids)))} if ids else {}
     for state in states:
         if state.last_status_id not in statuses:  # the last message was deleted: fall back to the previous one
-            previous = await session.scalar(select(Status).where(
-                _direct_involving(viewer_id),
-                or_(Status.conversation_uri == state.conversation_uri, Status.uri == state.conversation_uri))
-                .order_by(Status.id.desc()).limit(1))
+            previous = await _latest_direct(session, viewer_id, state.conversation_uri)
             if previous is None:
                 state.hidden = True
                 continue
@@ -891,13 +899,13 @@ async def hide_conversation(session: AsyncSession, viewer_id: int, state_id: int
 # -- notifications ---------------------------------------------------------------------------------
 
 
-def notification_query(rel: Relations, *, types: Sequence[str] = (), exclude_types: Sequence[str] = (),
+def notification_query(rel: Relations, *, types: Sequence[str] | None = None, exclude_types: Sequence[str] = (),
                        account_id: int | None = None) -> Select[Any]:
     """The viewer's notifications, without those of muted/blocked accounts or muted conversations."""
     query = (select(Notification).join(Actor, Actor.id == Notification.from_actor_id)
              .where(Notification.recipient_id == rel.viewer_id, Actor.suspended_at.is_(None),
                     Actor.deleted_at.is_(None)))
-    if types:
+    if types is not None:  # only unknown types asked for: nothing matches
         query = query.where(Notification.kind.in_(list(types)))
     if exclude_types:
         query = query.where(Notification.kind.not_in(list(exclude_types)))
@@ -912,9 +920,9 @@ def notification_query(rel: Relations, *, types: Sequence[str] = (), exclude_typ
     return query
 
 
-async def notifications_page(session: AsyncSession, viewer_id: int, window: Window, *, types: Sequence[str] = (),
-                             exclude_types: Sequence[str] = (), account_id: int | None = None,
-                             filters: FilterSet | None = None) -> list[Notification]:
+async def notifications_page(session: AsyncSession, viewer_id: int, window: Window, *,
+                             types: Sequence[str] | None = None, exclude_types: Sequence[str] = (),
+                             account_id: int | None = None, filters: FilterSet | None = None) -> list[Notification]:
     rel = await load_relations(session, viewer_id)
     query = notification_query(rel, types=types, exclude_types=exclude_types, account_id=account_id)
     keep = None
@@ -947,7 +955,7 @@ async def clear_notifications(session: AsyncSession, viewer_id: int) -> None:
 
 
 async def unread_notifications(session: AsyncSession, viewer_id: int, *, limit: int = 100,
-                               types: Sequence[str] = (), exclude_types: Sequence[str] = (),
+                               types: Sequence[str] | None = None, exclude_types: Sequence[str] = (),
                                account_id: int | None = None) -> int:
     """Notifications newer than the `notifications` marker, counted up to `limit` (Mastodon caps it)."""
     rel = await load_relations(session, viewer_id)

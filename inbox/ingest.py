@@ -40,7 +40,7 @@ from fediverse.runtime import Runtime
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
-"""Rows per INSERT/commit at most (7 parameters a row: far below SQLite's 32,766 limit)."""
+"""Rows per INSERT/commit at most (ten parameters a row; SQLAlchemy pages larger executemany batches)."""
 
 LINGER_SECONDS = 0.0
 """How long the writer waits for more rows before writing a batch smaller than MAX_BATCH.

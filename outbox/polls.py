@@ -188,8 +188,9 @@ ENDED_MARK = '%"closed"%'
 
 async def close_ended_polls(runtime: Runtime, limit: int = 100) -> int:
     """Worker step: each poll that ended notifies its author (local polls) and its local voters
-    (Mastodon's `poll` notification), once. The status keeps `closed` in `extra_json` as the mark
-    (it is also the `closed` property of the federated `Question`). Returns how many polls ended."""
+    (Mastodon's `poll` notification), once, and a local poll sends its final `Update(Question)`.
+    The status keeps `closed` in `extra_json` as the mark (also the `closed` property of the
+    federated `Question`). Returns how many polls ended."""
     now = utcnow()
     async with runtime.sessions() as session:
         ended = (await session.execute(
@@ -197,6 +198,7 @@ async def close_ended_polls(runtime: Runtime, limit: int = 100) -> int:
             .where(Poll.expires_at <= now, Poll.expires_at > now - END_LOOKBACK)
             .where(or_(Status.extra_json.is_(None), Status.extra_json.not_like(ENDED_MARK)))
             .order_by(Poll.expires_at).limit(limit))).all()
+    outbox = Outbox(runtime)
     done = 0
     for poll_id, status_id in ended:
         async with runtime.transaction() as session:
@@ -215,12 +217,16 @@ async def close_ended_polls(runtime: Runtime, limit: int = 100) -> int:
                 continue
             if author.domain is None:
                 await _notify_author(session, author, status.id)
+                # The final totals (and `closed`) reach the remote copies, hidden totals included.
+                await distribute_poll(outbox, session, status, poll)
             voters = await session.scalars(select(Actor).join(PollVote, PollVote.actor_id == Actor.id).where(
                 PollVote.status_id == status.id, Actor.domain.is_(None)).distinct())
             for voter in voters.all():
                 await notify(session, voter, "poll", author.id, status.id)
             queue_event(session, "status.updated", id=status.id)
             done += 1
+    if done:
+        runtime.wake("delivery")
     return done
 
 

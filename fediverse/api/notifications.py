@@ -64,7 +64,8 @@ async def render_notifications(session: AsyncSession, settings: Settings, viewer
 
 def _type_filters(params: dict[str, Any]) -> dict[str, Any]:
     account = params.get("account_id")
-    return {"types": [t for t in strings(params, "types") if t in domain.NOTIFICATION_TYPES],
+    asked = strings(params, "types")
+    return {"types": [t for t in asked if t in domain.NOTIFICATION_TYPES] if asked else None,
             "exclude_types": strings(params, "exclude_types"),
             "account_id": id_value(account, "account_id") if account not in (None, "") else None}
 

@@ -268,7 +268,7 @@ async def draft_from(session: AsyncSession, identity: Identity, params: dict[str
         spoiler_text=as_text(params.get("spoiler_text")) or "",
         visibility=as_text(params.get("visibility")) or (user.default_visibility if user else "public"),
         sensitive=sensitive if sensitive is not None else bool(user and user.default_sensitive),
-        language=language_of(params.get("language")) or (user.default_language if user else None),
+        language=language_of(params.get("language")) or (user.default_language if user else None) or None,
         in_reply_to_id=in_reply_to_id,
         media_ids=[as_id(v, "media_ids") for v in as_list(params.get("media_ids"))],
         poll=poll_spec(params.get("poll")),

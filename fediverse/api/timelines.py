@@ -39,7 +39,7 @@ from fediverse.runtime import Runtime
 
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART_RE = re.compile(r"\[([^\[\]]*)\]")
-FALSE_VALUES = frozenset({"", "0", "f", "false", "off", "no", "n"})
+FALSE_VALUES = frozenset({"", "0", "f", "false", "off"})  # Rails' boolean casting
 
 
 # -- request parameters ----------------------------------------------------------------------------

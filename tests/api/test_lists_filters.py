@@ -6,18 +6,15 @@ from __future__ import annotations
 import pytest
 from mastodon import MastodonAPIError, MastodonNotFoundError
 
-from tests.api.test_timelines import (  # noqa: F401  (fixtures)
-    close_idle_client_connections,
-    commune_a,
-    follow,
-    p,
-    post,
-    raw,
-    texts,
-    trio,
-)
+from tests.api import test_timelines as shared
+from tests.api.test_timelines import follow, p, post, raw, texts
 from tests.conftest import issue_token
 from tests.federation_steps import make_account, outbox
+
+# Fixtures shared with the timeline tests.
+close_idle_client_connections = shared.close_idle_client_connections
+commune_a = shared.commune_a
+trio = shared.trio
 
 # -- lists ------------------------------------------------------------------------------------------
 

@@ -9,17 +9,16 @@ from sqlalchemy import select
 
 from actors.relationships import mute
 from fediverse.models import Follow, Status
-from tests.api.test_timelines import (  # noqa: F401  (fixtures)
-    close_idle_client_connections,
-    commune_a,
-    follow,
-    post,
-    raw,
-    trio,
-)
+from tests.api import test_timelines as shared
+from tests.api.test_timelines import follow, post, raw
 from tests.conftest import issue_token
 from tests.federation_steps import first, make_account, outbox, remote_actor
 from tests.live import eventually
+
+# Fixtures shared with the timeline tests.
+close_idle_client_connections = shared.close_idle_client_connections
+commune_a = shared.commune_a
+trio = shared.trio
 
 
 @pytest.fixture

@@ -193,3 +193,14 @@ async def test_a_poll_federates_as_a_question_and_votes_are_counted_on_both_side
     assert (remote["poll"]["own_votes"], remote["poll"]["voters_count"]) == ([1], 2)
     assert remote["edited_at"] is None
     assert await refused(bob.poll_vote(remote["poll"]["id"], [0])) == 422
+
+    # The end: commune-a sends the final totals, commune-b shows the poll ended and tells bob.
+    await expire(a, status["poll"]["id"])
+    await close_ended_polls(a.runtime)
+
+    async def ended_on_b() -> bool:
+        return (await bob.poll(remote["poll"]["id"]))["expired"]
+
+    await eventually(ended_on_b, what="the poll ended on commune-b")
+    await close_ended_polls(b.runtime)
+    assert await count(b, Notification, Notification.kind == "poll", Notification.status_id == on_b) == 1

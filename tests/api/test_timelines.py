@@ -15,6 +15,7 @@ from mastodon import Mastodon, MastodonAPIError, MastodonUnauthorizedError
 from sqlalchemy import select
 
 from actors.relationships import mute, set_follow_options
+from actors.timelines import in_home
 from fediverse.models import Actor, Attachment, ConversationMute, Follow, Status
 from tests.federation_steps import first, html, make_account, outbox, remote_actor
 from tests.live import LiveInstance, eventually
@@ -77,10 +78,13 @@ async def add_media(instance: LiveInstance, status: Status) -> None:
 
 @pytest.fixture(autouse=True)
 async def close_idle_client_connections(make_instance):
-    """Release the clients' kept-alive TLS connections before the instances stop (Mastodon.py's sessions
-    sit in reference cycles; an unanswered TLS close would hold the server's shutdown)."""
+    """Close the clients' kept-alive TLS connections before the instances stop: an idle connection
+    that never answers the server's TLS close holds uvicorn's shutdown (Mastodon.py's clients sit in
+    reference cycles, and exceptions kept by pytest.raises keep them alive)."""
     yield
     gc.collect()
+    for client in [obj for obj in gc.get_objects() if isinstance(obj, Mastodon)]:
+        client.session.close()
 
 
 @pytest.fixture
@@ -200,6 +204,18 @@ async def test_muted_conversations_leave_the_home_timeline(trio, mastodon_client
         session.add(ConversationMute(actor_id=alice.id, conversation_uri=thread.conversation_uri))
     client = await mastodon_client(instance, alice.id)
     assert texts(await client.timeline_home()) == [p("autre sujet")]
+
+
+async def test_a_single_status_is_checked_against_the_home_rules(trio):
+    instance, alice, bob, carol = trio
+    followed = await post(instance, bob, "bob publie")
+    stranger = await post(instance, carol, "carol publie")
+    reply = await post(instance, bob, "bob répond à carol", in_reply_to_id=stranger.id)
+    async with instance.runtime.sessions() as session:
+        assert await in_home(session, alice.id, followed.id)
+        assert not await in_home(session, alice.id, stranger.id)
+        assert not await in_home(session, alice.id, reply.id)
+        assert await in_home(session, carol.id, stranger.id)
 
 
 async def test_home_needs_a_token_with_read_statuses(trio, mastodon_client):

@@ -143,7 +143,7 @@ class StatusRenderer:
             Bookmark.actor_id == viewer, Bookmark.status_id.in_(ids))))
         self.pinned = set(await session.scalars(select(FeaturedStatus.status_id).where(
             FeaturedStatus.actor_id == viewer, FeaturedStatus.status_id.in_(ids))))
-        conversations = {s.conversation_uri for s in statuses if s.conversation_uri}
+        conversations = {s.conversation_uri or s.uri for s in statuses}
         if conversations:
             self.muted_conversations = set(await session.scalars(select(ConversationMute.conversation_uri).where(
                 ConversationMute.actor_id == viewer, ConversationMute.conversation_uri.in_(conversations))))
@@ -185,7 +185,7 @@ class StatusRenderer:
             "text": None,
             "favourited": status.id in self.favourited if self.viewer_id else None,
             "reblogged": status.id in self.reblogged if self.viewer_id else None,
-            "muted": (status.conversation_uri in self.muted_conversations) if self.viewer_id else None,
+            "muted": ((status.conversation_uri or status.uri) in self.muted_conversations) if self.viewer_id else None,
             "bookmarked": status.id in self.bookmarked if self.viewer_id else None,
             "pinned": status.id in self.pinned if self.viewer_id and status.actor_id == self.viewer_id else None,
             "filtered": [],
