@@ -2,9 +2,13 @@
 
 from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, TeamMember, User
 from fediverse.models.api import (
+    AccountNote,
+    Announcement,
+    AnnouncementRead,
     Bookmark,
     ConversationMute,
     ConversationState,
+    Endorsement,
     Filter,
     FilterKeyword,
     FilterStatus,
@@ -20,6 +24,8 @@ from fediverse.models.api import (
     PollVote,
     ScheduledStatus,
     StatusEdit,
+    SuggestionDismissal,
+    TagFollow,
     UserList,
 )
 from fediverse.models.content import VISIBILITIES, Attachment, Mention, Status, StatusTag, Tombstone
@@ -32,5 +38,6 @@ __all__ = [
     "OutgoingActivity", "Report", "Status", "StatusTag", "Tombstone", "User", "TeamMember", "Bookmark",
     "ConversationMute", "ConversationState", "Filter", "FilterKeyword", "FilterStatus", "FollowOptions",
     "IdempotencyKey", "ListMember", "Marker", "Mute", "OAuthApp", "OAuthGrant", "OAuthToken", "Poll", "PollVote",
-    "ScheduledStatus", "StatusEdit", "UserList",
+    "ScheduledStatus", "StatusEdit", "UserList", "AccountNote", "Announcement", "AnnouncementRead", "Endorsement",
+    "SuggestionDismissal", "TagFollow",
 ]

@@ -103,6 +103,7 @@ class FollowOptions(Base):
     target_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
     show_reblogs: Mapped[bool] = mapped_column(Boolean, default=True)
     notify: Mapped[bool] = mapped_column(Boolean, default=False)
+    languages_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class UserList(Base):
@@ -244,3 +245,75 @@ class ScheduledStatus(Base):
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     params_json: Mapped[str] = mapped_column(Text)
     media_ids_json: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class AccountNote(Base):
+    """A private note a user keeps about another account (Mastodon's relationship `note`)."""
+
+    __tablename__ = "account_notes"
+    __table_args__ = (UniqueConstraint("actor_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Endorsement(Base):
+    """An account featured on the user's profile (Mastodon's endorsements / "pin account")."""
+
+    __tablename__ = "endorsements"
+    __table_args__ = (UniqueConstraint("actor_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Announcement(Base):
+    """An institutional announcement of the collectivity, shown by apps above the home timeline."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"), nullable=True)
+    content: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AnnouncementRead(Base):
+    __tablename__ = "announcement_reads"
+    __table_args__ = (UniqueConstraint("actor_id", "announcement_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id", ondelete="CASCADE"))
+
+
+class SuggestionDismissal(Base):
+    __tablename__ = "suggestion_dismissals"
+    __table_args__ = (UniqueConstraint("actor_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TagFollow(Base):
+    """A hashtag a user follows: its public posts join the user's home timeline."""
+
+    __tablename__ = "tag_follows"
+    __table_args__ = (UniqueConstraint("actor_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

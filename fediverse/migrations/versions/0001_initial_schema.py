@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 01:34:12.976825
+Create Date: 2026-11-22 02:13:12.446972
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def upgrade() -> None:
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('url', sa.String(length=2048), nullable=True),
     sa.Column('icon_url', sa.String(length=2048), nullable=True),
+    sa.Column('icon_static_url', sa.String(length=2048), nullable=True),
     sa.Column('image_url', sa.String(length=2048), nullable=True),
+    sa.Column('image_static_url', sa.String(length=2048), nullable=True),
     sa.Column('inbox_url', sa.String(length=2048), nullable=False),
     sa.Column('shared_inbox_url', sa.String(length=2048), nullable=True),
     sa.Column('outbox_url', sa.String(length=2048), nullable=True),
@@ -120,6 +122,30 @@ def upgrade() -> None:
     sa.Column('deleted_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('uri', name=op.f('pk_tombstones'))
     )
+    op.create_table('account_notes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('target_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_account_notes_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['target_id'], ['actors.id'], name=op.f('fk_account_notes_target_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_notes')),
+    sa.UniqueConstraint('actor_id', 'target_id', name=op.f('uq_account_notes_actor_id'))
+    )
+    op.create_table('announcements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('all_day', sa.Boolean(), nullable=False),
+    sa.Column('starts_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ends_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_announcements_actor_id_actors'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcements'))
+    )
     op.create_table('blocks',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('uri', sa.String(length=2048), nullable=False),
@@ -154,6 +180,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_states')),
     sa.UniqueConstraint('actor_id', 'conversation_uri', name=op.f('uq_conversation_states_actor_id'))
     )
+    op.create_table('endorsements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('target_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_endorsements_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['target_id'], ['actors.id'], name=op.f('fk_endorsements_target_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_endorsements')),
+    sa.UniqueConstraint('actor_id', 'target_id', name=op.f('uq_endorsements_actor_id'))
+    )
     op.create_table('filters',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -173,6 +209,7 @@ def upgrade() -> None:
     sa.Column('target_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('show_reblogs', sa.Boolean(), nullable=False),
     sa.Column('notify', sa.Boolean(), nullable=False),
+    sa.Column('languages_json', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_follow_options_actor_id_actors'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['target_id'], ['actors.id'], name=op.f('fk_follow_options_target_id_actors'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_follow_options')),
@@ -314,6 +351,25 @@ def upgrade() -> None:
         batch_op.create_index('ix_statuses_reblog_of_id', ['reblog_of_id'], unique=False)
         batch_op.create_index('ix_statuses_visibility_id', ['visibility', 'id'], unique=False)
 
+    op.create_table('suggestion_dismissals',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('target_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_suggestion_dismissals_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['target_id'], ['actors.id'], name=op.f('fk_suggestion_dismissals_target_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_suggestion_dismissals')),
+    sa.UniqueConstraint('actor_id', 'target_id', name=op.f('uq_suggestion_dismissals_actor_id'))
+    )
+    op.create_table('tag_follows',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_tag_follows_actor_id_actors'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tag_follows')),
+    sa.UniqueConstraint('actor_id', 'name', name=op.f('uq_tag_follows_actor_id'))
+    )
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -332,6 +388,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('actor_id', name=op.f('uq_users_actor_id')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
+    )
+    op.create_table('announcement_reads',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('announcement_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_announcement_reads_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], name=op.f('fk_announcement_reads_announcement_id_announcements'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcement_reads')),
+    sa.UniqueConstraint('actor_id', 'announcement_id', name=op.f('uq_announcement_reads_actor_id'))
     )
     op.create_table('attachments',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
@@ -644,7 +709,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_attachments_status_id'))
 
     op.drop_table('attachments')
+    op.drop_table('announcement_reads')
     op.drop_table('users')
+    op.drop_table('tag_follows')
+    op.drop_table('suggestion_dismissals')
     with op.batch_alter_table('statuses', schema=None) as batch_op:
         batch_op.drop_index('ix_statuses_visibility_id')
         batch_op.drop_index('ix_statuses_reblog_of_id')
@@ -678,12 +746,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_filters_actor_id'))
 
     op.drop_table('filters')
+    op.drop_table('endorsements')
     op.drop_table('conversation_states')
     op.drop_table('conversation_mutes')
     with op.batch_alter_table('blocks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_blocks_target_id'))
 
     op.drop_table('blocks')
+    op.drop_table('announcements')
+    op.drop_table('account_notes')
     op.drop_table('tombstones')
     op.drop_table('oauth_apps')
     with op.batch_alter_table('incoming_activities', schema=None) as batch_op:
