@@ -22,9 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Select,
+    Text,
     and_,
+    bindparam,
+    cast,
     delete,
     exists,
     false,
@@ -38,8 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from actors.relationships import active_mute
-from fediverse.db import insert_ignoring_conflicts, utcnow
+from fediverse.db import UTCDateTime, insert_ignoring_conflicts, utcnow
 from fediverse.ids import id_floor, new_id
 from fediverse.models import (
     Actor,
@@ -60,6 +63,7 @@ from fediverse.models import (
     Poll,
     Status,
     StatusTag,
+    TagFollow,
     UserList,
 )
 from fediverse.sanitize import html_to_text
@@ -177,38 +181,83 @@ class Relations:
     no_reblogs: frozenset[int] = frozenset()  # followed accounts whose boosts the viewer turned off
     exclusive: frozenset[int] = frozenset()  # members of exclusive lists: shown in their list, not home
     mutes_conversations: bool = False
+    followed_tags: frozenset[str] = frozenset()  # hashtags whose public posts join the home timeline
+    # Followed accounts read only in some languages (Mastodon's per-follow `languages`).
+    languages: dict[int, frozenset[str]] = field(default_factory=dict)
+
+
+def _relations_statement() -> Any:
+    """The UNION ALL behind `load_relations`, built once (bound `viewer` and `now` parameters)."""
+    viewer = bindparam("viewer", type_=BigInteger)
+    now = bindparam("now", type_=UTCDateTime)
+    no_text = cast(literal_column("NULL"), Text).label("text")
+    live_mute = or_(Mute.expires_at.is_(None), Mute.expires_at > now)
+
+    def kind(number: int) -> Any:
+        return literal_column(str(number)).label("kind")
+
+    return union_all(
+        select(kind(1), Follow.followee_id.label("id"), no_text).join(Actor, Actor.id == Follow.followee_id).where(
+            Follow.follower_id == viewer, Follow.state == "accepted", Actor.suspended_at.is_(None),
+            Actor.deleted_at.is_(None)),
+        select(kind(2), Block.target_id, no_text).where(Block.actor_id == viewer),
+        select(kind(2), Block.actor_id, no_text).where(Block.target_id == viewer),
+        select(kind(3), Mute.target_id, no_text).where(Mute.actor_id == viewer, live_mute,
+                                                       Mute.notifications.is_(False)),
+        select(kind(4), Mute.target_id, no_text).where(Mute.actor_id == viewer, live_mute,
+                                                       Mute.notifications.is_(True)),
+        select(kind(5), FollowOptions.target_id, no_text).where(FollowOptions.actor_id == viewer,
+                                                                FollowOptions.show_reblogs.is_(False)),
+        select(kind(6), ListMember.actor_id, no_text).join(UserList, UserList.id == ListMember.list_id).where(
+            UserList.actor_id == viewer, UserList.exclusive.is_(True)),
+        select(kind(7), func.count(ConversationMute.id), no_text).where(ConversationMute.actor_id == viewer),
+        select(kind(8), TagFollow.id, cast(TagFollow.name, Text)).where(TagFollow.actor_id == viewer),
+        select(kind(9), FollowOptions.target_id, FollowOptions.languages_json).where(
+            FollowOptions.actor_id == viewer, FollowOptions.languages_json.is_not(None)),
+    )
+
+
+RELATIONS = _relations_statement()
 
 
 async def load_relations(session: AsyncSession, viewer_id: int) -> Relations:
     """All of the viewer's relations in one round trip (a UNION ALL of small indexed lookups)."""
-    def kind(number: int) -> Any:
-        return literal_column(str(number)).label("kind")
-
-    parts = union_all(
-        select(kind(1), Follow.followee_id.label("id")).join(Actor, Actor.id == Follow.followee_id).where(
-            Follow.follower_id == viewer_id, Follow.state == "accepted", Actor.suspended_at.is_(None),
-            Actor.deleted_at.is_(None)),
-        select(kind(2), Block.target_id).where(Block.actor_id == viewer_id),
-        select(kind(2), Block.actor_id).where(Block.target_id == viewer_id),
-        select(kind(3), Mute.target_id).where(Mute.actor_id == viewer_id, active_mute(), Mute.notifications.is_(False)),
-        select(kind(4), Mute.target_id).where(Mute.actor_id == viewer_id, active_mute(), Mute.notifications.is_(True)),
-        select(kind(5), FollowOptions.target_id).where(FollowOptions.actor_id == viewer_id,
-                                                       FollowOptions.show_reblogs.is_(False)),
-        select(kind(6), ListMember.actor_id).join(UserList, UserList.id == ListMember.list_id).where(
-            UserList.actor_id == viewer_id, UserList.exclusive.is_(True)),
-        select(kind(7), func.count(ConversationMute.id)).where(ConversationMute.actor_id == viewer_id),
-    )
     sets: dict[int, set[int]] = defaultdict(set)
     mutes_conversations = False
-    for number, value in (await session.execute(parts)).all():
+    tags: set[str] = set()
+    languages: dict[int, frozenset[str]] = {}
+    for number, value, text in (await session.execute(RELATIONS, {"viewer": viewer_id, "now": utcnow()})).all():
         if number == 7:
             mutes_conversations = bool(value)
+        elif number == 8:
+            tags.add(text)
+        elif number == 9:
+            chosen = _languages(text)
+            if chosen:
+                languages[value] = chosen
         else:
             sets[number].add(value)
     blocked, muted, muted_notifications = sets[2], sets[3] | sets[4], sets[4]
     return Relations(viewer_id, frozenset(sets[1]), frozenset(blocked | muted),
                      frozenset(blocked | muted_notifications), frozenset(sets[5]), frozenset(sets[6]),
-                     mutes_conversations)
+                     mutes_conversations, frozenset(tags), languages)
+
+
+def _languages(value: str | None) -> frozenset[str]:
+    try:
+        chosen = json.loads(value or "null")
+    except ValueError:
+        return frozenset()
+    return frozenset(c for c in chosen if isinstance(c, str) and c) if isinstance(chosen, list) else frozenset()
+
+
+def _in_chosen_languages(rel: Relations) -> list[ColumnElement[bool]]:
+    """A followed account read in some languages only: its statuses in other languages are left out."""
+    by_choice: dict[frozenset[str], set[int]] = defaultdict(set)
+    for author, chosen in rel.languages.items():
+        by_choice[chosen].add(author)
+    return [or_(Status.actor_id.not_in(sorted(authors)), Status.language.is_(None), Status.language.in_(sorted(chosen)))
+            for chosen, authors in by_choice.items()]
 
 
 def _not_involving(rel: Relations) -> list[ColumnElement[bool]]:
@@ -246,22 +295,26 @@ def home_clause(rel: Relations) -> ColumnElement[bool]:
     messages that mention the viewer. A reply only shows when it answers the viewer, the
     author itself or someone the viewer follows (or its parent is unknown: hidden). Muted and
     blocked accounts, statuses mentioning or boosting them, muted conversations, boosts the
-    viewer turned off and members of exclusive lists are left out.
+    viewer turned off, statuses outside the languages chosen for a follow and members of
+    exclusive lists are left out. Public statuses with a hashtag the viewer follows join in.
     """
     viewer = rel.viewer_id
     authors = rel.followed - rel.hidden - rel.exclusive
     own = Status.actor_id == viewer
-    others = [
+    others = and_(
         or_(Status.visibility != "direct",
             exists().where(Mention.status_id == Status.id, Mention.actor_id == viewer)),
         or_(Status.in_reply_to_uri.is_(None), Status.in_reply_to_actor_id == viewer,
             Status.in_reply_to_actor_id == Status.actor_id,
             _among(Status.in_reply_to_actor_id, rel.followed)),
-        *_reblogs_allowed(rel), *_not_involving(rel), *_not_muted_conversation(rel),
-    ]
-    if not authors:
-        return own
-    return and_(_among(Status.actor_id, authors | {viewer}), or_(own, and_(*others)))
+        *_reblogs_allowed(rel), *_not_involving(rel), *_not_muted_conversation(rel), *_in_chosen_languages(rel),
+    )
+    if not rel.followed_tags:  # one IN list on actor_id: the planner walks the (actor_id, id) index
+        return and_(_among(Status.actor_id, authors | {viewer}), or_(own, others)) if authors else own
+    tagged = and_(public_clause(rel, replies=True), Status.actor_id != viewer, *_not_involving(rel),
+                  *_not_muted_conversation(rel),
+                  Status.id.in_(select(StatusTag.status_id).where(StatusTag.name.in_(sorted(rel.followed_tags)))))
+    return or_(own, and_(_among(Status.actor_id, authors), others), tagged)
 
 
 def list_clause(rel: Relations, members: frozenset[int], replies_policy: str) -> ColumnElement[bool]:
@@ -279,6 +332,7 @@ def list_clause(rel: Relations, members: frozenset[int], replies_policy: str) ->
         or_(Status.in_reply_to_uri.is_(None), Status.in_reply_to_actor_id == Status.actor_id,
             _among(Status.in_reply_to_actor_id, reply_targets)),
         *_reblogs_allowed(rel), *_not_involving(rel), *_not_muted_conversation(rel),
+        *_in_chosen_languages(rel),
     )
 
 

@@ -8,7 +8,8 @@ A fresh database (temporary SQLite by default; --db URL for an existing empty Po
 directory on a free port) is filled directly with bulk inserts: ACCOUNTS actors (a fifth of them
 remote), each following about FOLLOWS others, STATUSES statuses spread over 30 days with
 replies, boosts, mentions, hashtags, followers-only posts and direct messages sprinkled in the
-proportions of a small instance. Fifty local accounts get an access token.
+proportions of a small instance. Fifty local accounts get an access token; half of them follow
+two hashtags.
 
 The app then runs under uvicorn on 127.0.0.1 in its own process (plain HTTP, rate limit off,
 no workers), and one client sends REQUESTS sequential keep-alive requests per scenario (each
@@ -152,8 +153,11 @@ def generate(accounts: int, follows: int, statuses: int, seed: int = 7) -> dict[
     tokens = [{"id": next(counter), "token_hash": hash_secret(f"bench-token-{i}"), "actor_id": actor_id,
                "user_id": None, "app_id": None, "scopes": "read write", "created_at": start}
               for i, actor_id in enumerate(viewers)]
+    # Half of the viewers follow two hashtags (their public posts join the home timeline).
+    tag_follows = [{"id": next(counter), "actor_id": actor_id, "name": name, "created_at": start}
+                   for actor_id in viewers[::2] for name in rng.sample(TAGS, 2)]
     return {"actors": actors, "follows": follow_rows, "statuses": status_rows, "mentions": mention_rows,
-            "status_tags": tag_rows, "oauth_tokens": tokens}
+            "status_tags": tag_rows, "oauth_tokens": tokens, "tag_follows": tag_follows}
 
 
 async def fill(database_url: str, rows: dict[str, list[dict[str, Any]]], analyze: bool) -> None:
@@ -167,7 +171,7 @@ async def fill(database_url: str, rows: dict[str, list[dict[str, Any]]], analyze
     tables = Base.metadata.tables
     try:
         async with engine.begin() as conn:
-            for name in ("actors", "follows", "statuses", "mentions", "status_tags", "oauth_tokens"):
+            for name in ("actors", "follows", "statuses", "mentions", "status_tags", "oauth_tokens", "tag_follows"):
                 table = tables[name]
                 for offset in range(0, len(rows[name]), BATCH):
                     await conn.execute(table.insert(), rows[name][offset:offset + BATCH])

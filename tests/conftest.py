@@ -106,16 +106,24 @@ async def issue_token(instance: LiveInstance, actor_id: int, scopes: str = "read
 
 
 @pytest.fixture
-def mastodon_client() -> Callable[..., Awaitable[ThreadedClient]]:
-    """Mastodon.py logged in as a local actor of a live instance (token issued directly)."""
+async def mastodon_client(make_instance: Any) -> AsyncIterator[Callable[..., Awaitable[ThreadedClient]]]:
+    """Mastodon.py logged in as a local actor of a live instance (token issued directly).
+
+    Depends on `make_instance` so its clients are closed before the instances stop: an idle
+    kept-alive TLS connection would otherwise hold uvicorn's shutdown.
+    """
     from mastodon import Mastodon
+
+    clients: list[Any] = []
 
     async def make(instance: LiveInstance, actor_id: int, scopes: str = "read write follow push") -> ThreadedClient:
         token = await issue_token(instance, actor_id, scopes)
         client = Mastodon(api_base_url=instance.base_url, access_token=token, version_check_mode="none",
                           request_timeout=30)
-        # No kept-alive connection: it would hold the live server's shutdown.
         client.session.headers["Connection"] = "close"
+        clients.append(client)
         return ThreadedClient(client)
 
-    return make
+    yield make
+    for client in clients:
+        client.session.close()

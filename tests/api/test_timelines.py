@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from actors.relationships import mute, set_follow_options
 from actors.timelines import in_home
-from fediverse.models import Actor, Attachment, ConversationMute, Follow, Status
+from fediverse.models import Actor, Attachment, ConversationMute, Follow, FollowOptions, Status, TagFollow
 from tests.federation_steps import first, html, make_account, outbox, remote_actor
 from tests.live import LiveInstance, eventually
 
@@ -193,6 +193,34 @@ async def test_muted_and_blocked_accounts_disappear_from_home_and_public(trio, m
     # Somebody else still sees everything.
     other = await mastodon_client(instance, dave.id)
     assert {p("bob parle"), p("carol parle")} <= set(texts(await other.timeline_public()))
+
+
+async def test_followed_hashtags_bring_public_posts_of_strangers_into_home(trio, mastodon_client):
+    instance, alice, _bob, carol = trio
+    await post(instance, carol, "#Marche ce matin", tags=["Marche"])
+    await post(instance, carol, "#marche entre voisins", tags=["marche"], visibility="unlisted")
+    await post(instance, carol, "sans mot-dièse")
+    await post(instance, alice, "#marche de mon côté", tags=["marche"])
+    client = await mastodon_client(instance, alice.id)
+    assert [s["content"] for s in await client.timeline_home() if "ce matin" in s["content"]] == []
+    async with instance.runtime.sessions() as session, session.begin():
+        session.add(TagFollow(actor_id=alice.id, name="marche"))
+    home = [s["content"] for s in await client.timeline_home()]
+    assert len(home) == 2 and "de mon côté" in home[0] and "ce matin" in home[1]
+    await mute(instance.runtime, alice.id, carol.id)
+    assert len(await client.timeline_home()) == 1
+
+
+async def test_languages_chosen_for_a_follow_narrow_its_posts_in_home(trio, mastodon_client):
+    instance, alice, bob, _carol = trio
+    await post(instance, bob, "hello", language="en")
+    await post(instance, bob, "bonjour", language="fr")
+    await post(instance, bob, "sans langue")
+    client = await mastodon_client(instance, alice.id)
+    assert len(await client.timeline_home()) == 3
+    async with instance.runtime.sessions() as session, session.begin():
+        session.add(FollowOptions(actor_id=alice.id, target_id=bob.id, languages_json='["fr"]'))
+    assert texts(await client.timeline_home()) == [p("sans langue"), p("bonjour")]
 
 
 async def test_muted_conversations_leave_the_home_timeline(trio, mastodon_client):
