@@ -1,8 +1,10 @@
-"""How one local actor stands towards other actors: follows, blocks, mutes and follow options.
+"""How one local actor stands towards other actors: follows, blocks, mutes, follow options,
+private notes, endorsements and dismissed follow suggestions.
 
 Clients ask for the relationship with many accounts at once (a timeline page, a search result),
-so `relationships` answers for a whole batch with a fixed number of queries. Mutes and follow
-options are personal client settings: they live only here and are never federated. The
+so `relationships` answers for a whole batch with a fixed number of queries. Mutes, follow
+options, notes, endorsements and dismissed suggestions are personal client settings: they live
+only here and are never federated. The
 visibility rules of an account's statuses (who may read private and direct posts) depend on
 these relations too, and so does account search (`following` filter), which is why they live
 in this module.
@@ -10,18 +12,36 @@ in this module.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.db import insert_ignoring_conflicts, utcnow
 from fediverse.ids import new_id
-from fediverse.models import Actor, Block, Follow, FollowOptions, Mention, Mute, Status
+from fediverse.models import (
+    AccountNote,
+    Actor,
+    Block,
+    Endorsement,
+    Follow,
+    FollowOptions,
+    Mention,
+    Mute,
+    Status,
+    SuggestionDismissal,
+)
 from fediverse.runtime import Runtime
 
 SEARCH_MAX_LIMIT = 80
+MAX_NOTE = 2000  # Mastodon's limit for a private note on an account
+MAX_FOLLOW_LANGUAGES = 30
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 
 
 class RelationshipError(ValueError):
@@ -43,6 +63,9 @@ class Relationship:
     blocked_by: bool = False
     muting: bool = False
     muting_notifications: bool = False
+    languages: list[str] | None = None  # a follow read only in these languages (None: all)
+    endorsed: bool = False
+    note: str = ""
 
 
 def active_mute(now: datetime | None = None) -> ColumnElement[bool]:
@@ -51,7 +74,7 @@ def active_mute(now: datetime | None = None) -> ColumnElement[bool]:
 
 
 async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[int]) -> list[Relationship]:
-    """Relationships with every target, in the given order, in four queries whatever their number."""
+    """Relationships with every target, in the given order, in six queries whatever their number."""
     targets = list(dict.fromkeys(target_ids))
     result = {t: Relationship(t) for t in targets}
     if not targets:
@@ -70,12 +93,14 @@ async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[
     for rel in result.values():
         if rel.following or rel.requested:
             rel.showing_reblogs = True  # Mastodon's default until options say otherwise
-    options = await session.execute(select(FollowOptions.target_id, FollowOptions.show_reblogs, FollowOptions.notify)
-                                    .where(FollowOptions.actor_id == viewer_id, FollowOptions.target_id.in_(targets)))
-    for target_id, show_reblogs, notify in options.all():
+    options = await session.execute(
+        select(FollowOptions.target_id, FollowOptions.show_reblogs, FollowOptions.notify, FollowOptions.languages_json)
+        .where(FollowOptions.actor_id == viewer_id, FollowOptions.target_id.in_(targets)))
+    for target_id, show_reblogs, notify, languages_json in options.all():
         rel = result[target_id]
         if rel.following or rel.requested:
             rel.showing_reblogs, rel.notifying = show_reblogs, notify
+            rel.languages = stored_languages(languages_json)
     blocks = await session.execute(select(Block.actor_id, Block.target_id).where(or_(
         and_(Block.actor_id == viewer_id, Block.target_id.in_(targets)),
         and_(Block.target_id == viewer_id, Block.actor_id.in_(targets)))))
@@ -89,6 +114,14 @@ async def relationships(session: AsyncSession, viewer_id: int, target_ids: list[
     for target_id, notifications in mutes.all():
         result[target_id].muting = True
         result[target_id].muting_notifications = notifications
+    notes = await session.execute(select(AccountNote.target_id, AccountNote.comment).where(
+        AccountNote.actor_id == viewer_id, AccountNote.target_id.in_(targets)))
+    for target_id, comment in notes.all():
+        result[target_id].note = comment or ""
+    endorsed = await session.scalars(select(Endorsement.target_id).where(
+        Endorsement.actor_id == viewer_id, Endorsement.target_id.in_(targets)))
+    for target_id in endorsed:
+        result[target_id].endorsed = True
     return [result[t] for t in targets]
 
 
@@ -107,16 +140,49 @@ async def is_blocked(session: AsyncSession, actor_id: int, target_id: int) -> bo
 # -- follow options and mutes (local client settings, never federated) ---------------------------
 
 
-async def set_follow_options(runtime: Runtime, actor_id: int, target_id: int, *, reblogs: bool | None = None,
-                             notify: bool | None = None, reset: bool = False) -> None:
-    """Store `reblogs`/`notify` of a follow; `reset` starts from Mastodon's defaults (a new follow).
+def stored_languages(value: str | None) -> list[str] | None:
+    """The languages of a follow as stored (a JSON list; NULL or an empty list mean all languages)."""
+    try:
+        chosen = json.loads(value) if value else None
+    except ValueError:
+        return None
+    if not isinstance(chosen, list):
+        return None
+    codes = [c for c in chosen if isinstance(c, str) and c]
+    return codes or None
 
+
+def follow_languages(codes: Sequence[str]) -> list[str]:
+    """ISO 639 codes sent by a client for a follow, checked and deduplicated ([] means all languages)."""
+    result: list[str] = []
+    for code in codes:
+        text = str(code).strip().lower()
+        if not text:
+            continue
+        if not LANGUAGE_CODE.fullmatch(text):
+            raise RelationshipError(f"{code!r} is not an ISO 639 language code")
+        if text not in result:
+            result.append(text)
+    if len(result) > MAX_FOLLOW_LANGUAGES:
+        raise RelationshipError(f"at most {MAX_FOLLOW_LANGUAGES} languages")
+    return result
+
+
+async def set_follow_options(runtime: Runtime, actor_id: int, target_id: int, *, reblogs: bool | None = None,
+                             notify: bool | None = None, languages: Sequence[str] | None = None,
+                             reset: bool = False) -> None:
+    """Store `reblogs`/`notify`/`languages` of a follow; `reset` starts from Mastodon's defaults (a new follow).
+
+    `languages` None leaves them as they are; an empty list means all languages again.
     Insert-if-missing then update: two requests at once for the same follow cannot collide."""
-    values: dict[str, bool] = {"show_reblogs": True, "notify": False} if reset else {}
+    values: dict[str, Any] = {"show_reblogs": True, "notify": False, "languages_json": None} if reset else {}
     if reblogs is not None:
         values["show_reblogs"] = reblogs
     if notify is not None:
         values["notify"] = notify
+    if languages is not None:
+        chosen = follow_languages(languages)
+        values["languages_json"] = json.dumps(chosen) if chosen else None
     async with runtime.transaction() as session:
         await session.execute(insert_ignoring_conflicts(session, FollowOptions.__table__, [
             {"id": new_id(), "actor_id": actor_id, "target_id": target_id, "show_reblogs": True, "notify": False}]))
@@ -126,10 +192,12 @@ async def set_follow_options(runtime: Runtime, actor_id: int, target_id: int, *,
 
 
 async def clear_follow_options(runtime: Runtime, actor_id: int, target_id: int) -> None:
-    """Options belong to a follow: they go away with it."""
+    """Options belong to a follow: they go away with it, and so does featuring the account."""
     async with runtime.transaction() as session:
         await session.execute(delete(FollowOptions).where(
             FollowOptions.actor_id == actor_id, FollowOptions.target_id == target_id))
+        await session.execute(delete(Endorsement).where(
+            Endorsement.actor_id == actor_id, Endorsement.target_id == target_id))
 
 
 async def mute(runtime: Runtime, actor_id: int, target_id: int, *, notifications: bool = True,
@@ -151,6 +219,63 @@ async def mute(runtime: Runtime, actor_id: int, target_id: int, *, notifications
 async def unmute(runtime: Runtime, actor_id: int, target_id: int) -> None:
     async with runtime.transaction() as session:
         await session.execute(delete(Mute).where(Mute.actor_id == actor_id, Mute.target_id == target_id))
+
+
+# -- private notes, endorsements, dismissed suggestions (local, never federated) -----------------
+
+
+async def set_account_note(runtime: Runtime, actor_id: int, target_id: int, comment: str) -> None:
+    """The viewer's private note on an account; an empty comment removes it."""
+    text = comment.strip()
+    if len(text) > MAX_NOTE:
+        raise RelationshipError(f"note is limited to {MAX_NOTE} characters")
+    async with runtime.transaction() as session:
+        if not text:
+            await session.execute(delete(AccountNote).where(
+                AccountNote.actor_id == actor_id, AccountNote.target_id == target_id))
+            return
+        await session.execute(insert_ignoring_conflicts(session, AccountNote.__table__, [
+            {"id": new_id(), "actor_id": actor_id, "target_id": target_id, "comment": text}]))
+        await session.execute(update(AccountNote).where(
+            AccountNote.actor_id == actor_id, AccountNote.target_id == target_id).values(comment=text))
+
+
+async def endorse(runtime: Runtime, actor_id: int, target_id: int) -> None:
+    """Feature an account on the viewer's profile; only an account the viewer follows (as Mastodon)."""
+    async with runtime.transaction() as session:
+        following = await session.scalar(select(Follow.id).where(
+            Follow.follower_id == actor_id, Follow.followee_id == target_id, Follow.state == "accepted"))
+        if following is None:
+            raise RelationshipError("you must already follow the account you want to feature")
+        await session.execute(insert_ignoring_conflicts(session, Endorsement.__table__, [
+            {"id": new_id(), "actor_id": actor_id, "target_id": target_id, "created_at": utcnow()}]))
+
+
+async def unendorse(runtime: Runtime, actor_id: int, target_id: int) -> None:
+    async with runtime.transaction() as session:
+        await session.execute(delete(Endorsement).where(
+            Endorsement.actor_id == actor_id, Endorsement.target_id == target_id))
+
+
+def endorsements_query(actor_id: int) -> Select[Any]:
+    """`(Endorsement.id, Actor)` rows of the accounts `actor_id` features, live ones only; callers
+    page on `Endorsement.id`."""
+    return (select(Endorsement.id, Actor).join(Actor, Actor.id == Endorsement.target_id)
+            .where(Endorsement.actor_id == actor_id, Actor.suspended_at.is_(None), Actor.deleted_at.is_(None)))
+
+
+async def dismiss_suggestion(runtime: Runtime, actor_id: int, target_id: int) -> None:
+    """Never suggest this account to the viewer again (unknown accounts are ignored)."""
+    async with runtime.transaction() as session:
+        if await session.get(Actor, target_id) is None:
+            return
+        await session.execute(insert_ignoring_conflicts(session, SuggestionDismissal.__table__, [
+            {"id": new_id(), "actor_id": actor_id, "target_id": target_id, "created_at": utcnow()}]))
+
+
+def not_dismissed_suggestion(viewer_id: int) -> ColumnElement[bool]:
+    """Condition on `Actor`: the viewer has not dismissed this account as a suggestion."""
+    return ~exists().where(SuggestionDismissal.actor_id == viewer_id, SuggestionDismissal.target_id == Actor.id)
 
 
 # -- what a viewer may read of an account ---------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The `fediverse` command: serve, worker, db upgrade, accounts, quickstart."""
+"""The `fediverse` command: serve, worker, db upgrade, accounts, announcements, quickstart."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -139,6 +140,76 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_announcements_create(args: argparse.Namespace) -> int:
+    """Publish an announcement of the collectivity; apps show it above the home timeline."""
+    from actors.announcements import AnnouncementError, create_announcement, local_text, parse_moment
+
+    settings = _settings(args)
+    try:
+        until = parse_moment(args.until, end_of_day=True) if args.until is not None else None
+    except AnnouncementError as exc:
+        print(f"error: --until: {exc}", file=sys.stderr)
+        return 2
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        row = await create_announcement(session, args.author, args.text, urgent=args.urgent, ends_at=until)
+        return row.id, local_text(row.ends_at, row.all_day)
+
+    try:
+        announcement_id, ends = asyncio.run(_with_session(settings, work))
+    except AnnouncementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    flags = " (urgent)" if args.urgent else ""
+    print(f"Published announcement {announcement_id}{flags} from {args.author}@{settings.domain}, "
+          f"until {'deleted' if until is None else ends}")
+    return 0
+
+
+def cmd_announcements_list(args: argparse.Namespace) -> int:
+    from actors.announcements import all_announcements, describe_period
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        return await all_announcements(session, include_ended=args.all)
+
+    rows = asyncio.run(_with_session(settings, work))
+    if args.json:
+        print(json.dumps([{"id": str(row.id), "from": actor.username if actor else None, "text": row.text,
+                           "urgent": row.urgent, "all_day": row.all_day, "starts_at": iso(row.starts_at),
+                           "ends_at": iso(row.ends_at), "published_at": iso(row.published_at)}
+                          for row, actor in rows], indent=2, ensure_ascii=False))
+        return 0
+    for row, actor in rows:
+        text = " ".join(row.text.split())
+        text = text if len(text) <= 60 else text[:59] + "…"
+        print(f"{row.id:<20} {'URGENT' if row.urgent else '':<6} {actor.username if actor else '-':<16} "
+              f"{describe_period(row):<36} {text}")
+    return 0
+
+
+def cmd_announcements_delete(args: argparse.Namespace) -> int:
+    from actors.announcements import delete_announcement
+
+    settings = _settings(args)
+    if not args.id.isdigit() or len(args.id) > 19:
+        print(f"error: no announcement {args.id}", file=sys.stderr)
+        return 2
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        return await delete_announcement(session, int(args.id))
+
+    if not asyncio.run(_with_session(settings, work)):
+        print(f"error: no announcement {args.id}", file=sys.stderr)
+        return 2
+    print(f"Deleted announcement {args.id}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """Local trial: migrate, make sure an admin exists (printing its login), then serve."""
     from actors.accounts import create_account, hash_password
@@ -208,6 +279,25 @@ def build_parser() -> argparse.ArgumentParser:
     listing = acc_sub.add_parser("list", help="list local accounts")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_accounts_list)
+
+    announcements = sub.add_parser("announcements", help="announcements of the collectivity shown in apps")
+    ann_sub = announcements.add_subparsers(dest="announcements_command", required=True)
+    ann_create = ann_sub.add_parser("create", help="publish an announcement")
+    ann_create.add_argument("--from", dest="author", required=True, metavar="USER",
+                            help="local account that signs it (usually the collectivity's)")
+    ann_create.add_argument("--text", required=True, help="plain text; links are made clickable")
+    ann_create.add_argument("--urgent", action="store_true", help="shown before the other announcements")
+    ann_create.add_argument("--until", metavar="DATE",
+                            help="last day (YYYY-MM-DD, to the end of that day) or ISO date and time "
+                                 "(Europe/Paris unless an offset is given); shown until deleted when omitted")
+    ann_create.set_defaults(func=cmd_announcements_create)
+    ann_list = ann_sub.add_parser("list", help="list current announcements")
+    ann_list.add_argument("--all", action="store_true", help="include the ended ones")
+    ann_list.add_argument("--json", action="store_true")
+    ann_list.set_defaults(func=cmd_announcements_list)
+    ann_delete = ann_sub.add_parser("delete", help="withdraw an announcement")
+    ann_delete.add_argument("id")
+    ann_delete.set_defaults(func=cmd_announcements_delete)
     return parser
 
 

@@ -840,8 +840,8 @@ class Outbox:
     # -- profile and featured -------------------------------------------------------------------
 
     async def update_profile(self, actor_id: int, **changes: Any) -> Actor:
-        allowed = {"display_name", "summary", "icon_url", "image_url", "manually_approves_followers", "discoverable",
-                   "also_known_as", "bot", "fields_json", "source_note"}
+        allowed = {"display_name", "summary", "icon_url", "icon_static_url", "image_url", "image_static_url",
+                   "manually_approves_followers", "discoverable", "also_known_as", "bot", "fields_json", "source_note"}
         unknown = set(changes) - allowed
         if unknown:
             raise CommandError(f"cannot change {', '.join(sorted(unknown))}")

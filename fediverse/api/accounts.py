@@ -1,9 +1,10 @@
-"""Mastodon client API: accounts, relationships, follow requests, blocks, mutes, favourites, bookmarks.
+"""Mastodon client API: accounts, relationships, follow requests, blocks, mutes, private notes,
+endorsements, favourites, bookmarks.
 
 A thin edge: it parses what Mastodon clients send (query strings, forms, multipart, JSON), checks
 the token's scopes, then reads rows or calls the domain commands (`outbox.commands.Outbox` for
-anything federated, `actors.relationships` for mutes and follow options, `actors.preferences`
-for posting defaults) and renders Mastodon's entities.
+anything federated, `actors.relationships` for mutes, follow options, notes and endorsements,
+`actors.preferences` for posting defaults) and renders Mastodon's entities.
 """
 
 from __future__ import annotations
@@ -27,13 +28,18 @@ from actors.relationships import (
     RelationshipError,
     active_mute,
     clear_follow_options,
+    endorse,
+    endorsements_query,
+    follow_languages,
     is_blocked,
     mute,
     relationship,
     relationships,
     search_accounts,
+    set_account_note,
     set_follow_options,
     statuses_visible_clause,
+    unendorse,
     unmute,
 )
 from actors.remote import ActorError, ActorResolver
@@ -50,6 +56,7 @@ from fediverse.models import (
     Attachment,
     Block,
     Bookmark,
+    Endorsement,
     Favourite,
     FeaturedStatus,
     Follow,
@@ -188,7 +195,7 @@ def relationship_to_api(rel: Relationship) -> dict[str, Any]:
         "following": rel.following,
         "showing_reblogs": rel.showing_reblogs,
         "notifying": rel.notifying,
-        "languages": None,
+        "languages": rel.languages,
         "followed_by": rel.followed_by,
         "blocking": rel.blocking,
         "blocked_by": rel.blocked_by,
@@ -197,8 +204,8 @@ def relationship_to_api(rel: Relationship) -> dict[str, Any]:
         "requested": rel.requested,
         "requested_by": rel.requested_by,
         "domain_blocking": False,
-        "endorsed": False,
-        "note": "",
+        "endorsed": rel.endorsed,
+        "note": rel.note,
     }
 
 
@@ -313,8 +320,8 @@ async def _store_image(runtime: Runtime, upload: UploadFile, purpose: Literal["a
                                     purpose=purpose)
     except MediaError as exc:
         raise unprocessable(str(exc), purpose) from exc
-    # Only the main file is used: there is no column for a still version of an animated picture.
-    await discard(runtime, stored.preview_file_name)
+    # A profile picture only gets a separate small file when it is animated: its still first
+    # frame, served as avatar_static / header_static for apps that do not animate.
     return stored
 
 
@@ -351,16 +358,21 @@ async def update_credentials(request: Request) -> JSONResponse:
         raise unprocessable(str(exc), "source") from exc
     assert identity.actor is not None
     stored: list[str] = []
-    images: tuple[tuple[Literal["avatar", "header"], str], ...] = (("avatar", "icon_url"), ("header", "image_url"))
+    images: tuple[tuple[Literal["avatar", "header"], str, str], ...] = (
+        ("avatar", "icon_url", "icon_static_url"), ("header", "image_url", "image_static_url"))
     try:
-        for purpose, column in images:
+        for purpose, column, static_column in images:
             upload = params.files.get(purpose)
             if upload is not None:
                 image = await _store_image(runtime, upload, purpose)
-                stored.append(image.file_name)
+                stored.extend(image.file_names)
                 changes[column] = image.url
-        replaced = [identity.actor.icon_url if "icon_url" in changes else None,
-                    identity.actor.image_url if "image_url" in changes else None]
+                static = image.preview_url if image.preview_file_name else None
+                if static is not None or getattr(identity.actor, static_column) is not None:
+                    changes[static_column] = static  # set, or cleared when the new picture is not animated
+        replaced = [identity.actor.icon_url, identity.actor.icon_static_url] if "icon_url" in changes else []
+        if "image_url" in changes:
+            replaced += [identity.actor.image_url, identity.actor.image_static_url]
         if changes:
             await Outbox(runtime).update_profile(identity.actor_id, **changes)
     except CommandError as exc:
@@ -538,8 +550,21 @@ async def own_featured_tags(request: Request) -> JSONResponse:
 
 
 async def endorsements(request: Request) -> JSONResponse:
-    await authenticate(request, "read:accounts")
-    return _json([])
+    """The accounts the viewer features on their profile, newest first."""
+    identity = await authenticate(request, "read:accounts")
+    runtime = _runtime(request)
+    page = Page.from_request(request, default=40, maximum=80)
+    return await _account_page(request, runtime, page, endorsements_query(identity.actor_id), Endorsement.id)
+
+
+async def account_endorsements(request: Request) -> JSONResponse:
+    """The accounts someone features on their profile (public; Mastodon 4.4)."""
+    await optional_identity(request, "read:accounts")
+    runtime = _runtime(request)
+    page = Page.from_request(request, default=40, maximum=80)
+    async with runtime.sessions() as session:
+        account = await _account(session, request.path_params["id"])
+    return await _account_page(request, runtime, page, endorsements_query(account.id), Endorsement.id)
 
 
 # -- relationships --------------------------------------------------------------------------------
@@ -597,10 +622,21 @@ async def _command(call: Any) -> None:
         raise unprocessable(str(exc)) from exc
 
 
+def _languages_param(params: Params) -> list[str] | None:
+    """`languages[]` of a follow (None when not sent; an empty list means all languages)."""
+    if not any(key in ("languages", "languages[]") for key, _ in params.items):
+        return None
+    try:
+        return follow_languages([str(v) for v in params.getlist("languages")])
+    except RelationshipError as exc:
+        raise unprocessable(str(exc), "languages") from exc
+
+
 async def follow(request: Request) -> JSONResponse:
     identity = await authenticate(request, "write:follows")
     runtime = _runtime(request)
     params = await read_params(request)
+    languages = _languages_param(params)
     viewer = identity.actor_id
     async with runtime.sessions() as session:
         target = await _account(session, request.path_params["id"])
@@ -610,7 +646,7 @@ async def follow(request: Request) -> JSONResponse:
             Follow.follower_id == viewer, Follow.followee_id == target.id)) is not None
     await _command(Outbox(runtime).follow(viewer, target.id))
     await set_follow_options(runtime, viewer, target.id, reblogs=params.flag("reblogs"),
-                             notify=params.flag("notify"), reset=not existed)
+                             notify=params.flag("notify"), languages=languages, reset=not existed)
     return await _relationship_response(runtime, viewer, target.id)
 
 
@@ -684,14 +720,38 @@ async def unmute_account(request: Request) -> JSONResponse:
 
 
 async def account_note(request: Request) -> JSONResponse:
-    """Private notes need a table we do not have yet: answer with the relationship (empty note)."""
+    """The viewer's private note on an account (`comment`; empty removes it), shown in the relationship."""
     identity = await authenticate(request, "write:accounts")
     runtime = _runtime(request)
     params = await read_params(request)
-    if len(params.text("comment") or "") > 2000:
-        raise unprocessable("note is limited to 2000 characters", "comment")
     async with runtime.sessions() as session:
         target = await _account(session, request.path_params["id"])
+    try:
+        await set_account_note(runtime, identity.actor_id, target.id, params.text("comment") or "")
+    except RelationshipError as exc:
+        raise unprocessable(str(exc), "comment") from exc
+    return await _relationship_response(runtime, identity.actor_id, target.id)
+
+
+async def endorse_account(request: Request) -> JSONResponse:
+    """Feature a followed account on the profile (`pin`, renamed `endorse` in Mastodon 4.4)."""
+    identity = await authenticate(request, "write:accounts")
+    runtime = _runtime(request)
+    async with runtime.sessions() as session:
+        target = await _account(session, request.path_params["id"])
+    try:
+        await endorse(runtime, identity.actor_id, target.id)
+    except RelationshipError as exc:
+        raise unprocessable(str(exc)) from exc
+    return await _relationship_response(runtime, identity.actor_id, target.id)
+
+
+async def unendorse_account(request: Request) -> JSONResponse:
+    identity = await authenticate(request, "write:accounts")
+    runtime = _runtime(request)
+    async with runtime.sessions() as session:
+        target = await _account(session, request.path_params["id"])
+    await unendorse(runtime, identity.actor_id, target.id)
     return await _relationship_response(runtime, identity.actor_id, target.id)
 
 
@@ -804,6 +864,11 @@ routes: list[BaseRoute] = [
     Route("/api/v1/accounts/{id}/mute", mute_account, methods=["POST"]),
     Route("/api/v1/accounts/{id}/unmute", unmute_account, methods=["POST"]),
     Route("/api/v1/accounts/{id}/note", account_note, methods=["POST"]),
+    Route("/api/v1/accounts/{id}/pin", endorse_account, methods=["POST"]),
+    Route("/api/v1/accounts/{id}/unpin", unendorse_account, methods=["POST"]),
+    Route("/api/v1/accounts/{id}/endorse", endorse_account, methods=["POST"]),
+    Route("/api/v1/accounts/{id}/unendorse", unendorse_account, methods=["POST"]),
+    Route("/api/v1/accounts/{id}/endorsements", account_endorsements, methods=["GET"]),
     Route("/api/v1/follow_requests", follow_requests, methods=["GET"]),
     Route("/api/v1/follow_requests/{id}/authorize", authorize_follow_request, methods=["POST"]),
     Route("/api/v1/follow_requests/{id}/reject", reject_follow_request, methods=["POST"]),

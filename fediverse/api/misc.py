@@ -1,8 +1,10 @@
 """The small endpoints apps call on start-up or in side panels: emojis, announcements, preferences,
-trends, follow suggestions, the profile directory, followed tags and scheduled statuses.
+trends, follow suggestions, the profile directory, hashtags (followed tags) and scheduled statuses.
 
-Several have nothing behind them yet (custom emojis, announcements, followed tags); they answer
-an empty list rather than 404, because apps treat a 404 there as a broken server.
+Custom emojis have nothing behind them yet; they answer an empty list rather than 404, because
+apps treat a 404 there as a broken server. Announcements are written by administrators with the
+`fediverse announcements` command (actors.announcements); reactions to them are accepted but not
+stored.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from actors.announcements import active_announcements, dismiss_announcement, get_announcement
+from actors.relationships import dismiss_suggestion, not_dismissed_suggestion
+from actors.tags import TagError, follow_tag, followed_among, followed_tags_query, normalize_tag, unfollow_tag
 from fediverse.api.auth import Identity, authenticate, optional_identity
 from fediverse.api.errors import ApiError, not_found
 from fediverse.api.pagination import Page, link_header
@@ -25,13 +30,22 @@ from fediverse.api.search import hidden_authors, render_tags, truthy, visible_ac
 from fediverse.api.serializers.accounts import account_to_api, iso
 from fediverse.api.serializers.statuses import StatusRenderer, media_to_api
 from fediverse.db import utcnow
-from fediverse.models import Actor, Attachment, Follow, Mute, ScheduledStatus, Status, StatusTag
+from fediverse.models import (
+    Actor,
+    Announcement,
+    Attachment,
+    Follow,
+    Mute,
+    ScheduledStatus,
+    Status,
+    StatusTag,
+    TagFollow,
+)
 from fediverse.runtime import Runtime
 
 TREND_DAYS = 7
 DIRECTORY_ORDERS = ("active", "new")
 SCHEDULE_MIN_DELAY = timedelta(minutes=5)
-SUGGESTION_DISMISSALS_MAX = 10_000
 
 
 def _runtime(request: Request) -> Runtime:
@@ -76,23 +90,70 @@ async def _body(request: Request) -> dict[str, Any]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
-# -- emojis, announcements, preferences, followed tags -----------------------------------------
+def _path_id(request: Request, name: str = "id") -> int:
+    raw = request.path_params[name]
+    if not raw.isdigit() or len(raw) > 19:
+        raise not_found()
+    return int(raw)
+
+
+# -- emojis, announcements, preferences --------------------------------------------------------
 
 async def custom_emojis(request: Request) -> Response:
     await optional_identity(request)
     return JSONResponse([])
 
 
+def announcement_to_api(row: Announcement, read: bool) -> dict[str, Any]:
+    """Mastodon's Announcement entity; `urgent` is our extension (apps that know it can highlight)."""
+    return {
+        "id": str(row.id),
+        "content": row.content,
+        "starts_at": iso(row.starts_at),
+        "ends_at": iso(row.ends_at),
+        "all_day": row.all_day,
+        "published_at": iso(row.published_at),
+        "updated_at": iso(row.updated_at),
+        "read": read,
+        "mentions": [],
+        "statuses": [],
+        "tags": [],
+        "emojis": [],
+        "reactions": [],
+        "urgent": row.urgent,
+    }
+
+
 async def announcements(request: Request) -> Response:
-    """Announcements of the collectivity: none are stored yet."""
-    await authenticate(request, "read")
-    return JSONResponse([])
+    """The collectivity's current announcements, urgent ones first, each with the reader's `read`.
+
+    Like Mastodon, dismissed ones are included (shown as read) unless `with_dismissed=false`.
+    """
+    identity = await authenticate(request)  # Mastodon asks for a user token, whatever its scopes
+    raw = request.query_params.get("with_dismissed")
+    with_dismissed = raw is None or raw == "" or truthy(raw)
+    async with _runtime(request).sessions() as session:
+        rows = await active_announcements(session, identity.actor_id, with_dismissed=with_dismissed)
+    return JSONResponse([announcement_to_api(row, read) for row, read in rows])
 
 
-async def announcement_action(request: Request) -> Response:
-    """Dismiss / react to an announcement: there is none with this id."""
-    await authenticate(request, "write:accounts")
-    raise not_found()
+async def announcement_dismiss(request: Request) -> Response:
+    identity = await authenticate(request, "write:accounts")
+    announcement_id = _path_id(request)
+    async with _runtime(request).transaction() as session:
+        if not await dismiss_announcement(session, identity.actor_id, announcement_id):
+            raise not_found()
+    return JSONResponse({})
+
+
+async def announcement_reaction(request: Request) -> Response:
+    """Reactions are accepted (so apps do not show an error) but not stored or counted."""
+    await authenticate(request, "write:favourites")
+    announcement_id = _path_id(request)
+    async with _runtime(request).sessions() as session:
+        if await get_announcement(session, announcement_id) is None:
+            raise not_found()
+    return JSONResponse({})
 
 
 async def preferences(request: Request) -> Response:
@@ -108,9 +169,67 @@ async def preferences(request: Request) -> Response:
     })
 
 
+# -- hashtags: followed tags, one tag ----------------------------------------------------------
+
+async def _tag_docs(session: AsyncSession, runtime: Runtime, names: list[str],
+                    identity: Identity | None) -> list[dict[str, Any]]:
+    """Tag entities with `following` for a logged-in viewer (render_tags does not know it)."""
+    docs = await render_tags(session, runtime.settings, names, identity)
+    viewer_id = _viewer_id(identity)
+    if viewer_id is not None:
+        followed = await followed_among(session, viewer_id, names)
+        for doc in docs:
+            doc["following"] = doc["name"] in followed
+    return docs
+
+
+def _tag_name(request: Request) -> str:
+    try:
+        return normalize_tag(request.path_params["name"])
+    except TagError:
+        raise not_found() from None
+
+
 async def followed_tags(request: Request) -> Response:
-    await authenticate(request, "read:follows")
-    return JSONResponse([])
+    """The viewer's followed hashtags, most recently followed first."""
+    runtime = _runtime(request)
+    identity = await authenticate(request, "read:follows")
+    page = Page.from_request(request, default=100, maximum=200)
+    async with runtime.sessions() as session:
+        query = page.apply(followed_tags_query(identity.actor_id), TagFollow.id)
+        rows = page.order((await session.execute(query)).all())
+        body = await _tag_docs(session, runtime, [name for _, name in rows], identity)
+    return JSONResponse(body, headers=link_header(request, [row_id for row_id, _ in rows]))
+
+
+async def show_tag(request: Request) -> Response:
+    """A hashtag with its last week of use, known or not (as Mastodon: any valid name)."""
+    runtime = _runtime(request)
+    identity = await optional_identity(request)
+    name = _tag_name(request)
+    async with runtime.sessions() as session:
+        return JSONResponse((await _tag_docs(session, runtime, [name], identity))[0])
+
+
+async def _change_tag_follow(request: Request, *, following: bool) -> Response:
+    runtime = _runtime(request)
+    identity = await authenticate(request, "write:follows")
+    name = _tag_name(request)
+    async with runtime.transaction() as session:
+        if following:
+            await follow_tag(session, identity.actor_id, name)
+        else:
+            await unfollow_tag(session, identity.actor_id, name)
+    async with runtime.sessions() as session:
+        return JSONResponse((await _tag_docs(session, runtime, [name], identity))[0])
+
+
+async def tag_follow(request: Request) -> Response:
+    return await _change_tag_follow(request, following=True)
+
+
+async def tag_unfollow(request: Request) -> Response:
+    return await _change_tag_follow(request, following=False)
 
 
 # -- trends ------------------------------------------------------------------------------------
@@ -138,7 +257,7 @@ async def trends_tags(request: Request) -> Response:
     offset = _int_param(request, "offset", 0, 10_000)
     async with runtime.sessions() as session:
         names = await trending_tag_names(session, limit, offset)
-        body = await render_tags(session, runtime.settings, names, identity)
+        body = await _tag_docs(session, runtime, names, identity)
     return JSONResponse(body, headers=_offset_link(request, offset, limit, len(body)))
 
 
@@ -171,28 +290,14 @@ async def trends_links(request: Request) -> Response:
 
 # -- suggestions -------------------------------------------------------------------------------
 
-def _dismissals(request: Request, viewer_id: int) -> set[int]:
-    """Dismissed suggestions, kept in memory per process until a table stores them."""
-    state = request.app.state
-    store: dict[int, set[int]] | None = getattr(state, "suggestion_dismissals", None)
-    if store is None:
-        store = {}
-        state.suggestion_dismissals = store
-    if viewer_id not in store and len(store) >= SUGGESTION_DISMISSALS_MAX:
-        store.pop(next(iter(store)))
-    return store.setdefault(viewer_id, set())
-
-
-async def suggested_accounts(session: AsyncSession, viewer_id: int, dismissed: set[int],
-                             limit: int) -> list[tuple[str, Actor]]:
+async def suggested_accounts(session: AsyncSession, viewer_id: int, limit: int) -> list[tuple[str, Actor]]:
     """Local associations first, then the local accounts that posted most recently; never someone
     the viewer already follows (or asked to), muted, blocked or dismissed."""
     base = [Actor.domain.is_(None), Actor.id != viewer_id, Actor.discoverable.is_(True),
             *visible_actors(viewer_id),
             ~exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Actor.id),
-            ~exists().where(Mute.actor_id == viewer_id, Mute.target_id == Actor.id)]
-    if dismissed:
-        base.append(Actor.id.not_in(list(dismissed)))
+            ~exists().where(Mute.actor_id == viewer_id, Mute.target_id == Actor.id),
+            not_dismissed_suggestion(viewer_id)]
     associations = list(await session.scalars(
         select(Actor).where(*base, Actor.kind == "association")
         .order_by(Actor.followers_count.desc(), Actor.id).limit(limit)))
@@ -211,7 +316,7 @@ async def _suggestions(request: Request) -> tuple[Runtime, list[tuple[str, Actor
     limit = _int_param(request, "limit", 40, 80) or 40
     viewer_id = identity.actor_id
     async with runtime.sessions() as session:
-        found = await suggested_accounts(session, viewer_id, _dismissals(request, viewer_id), limit)
+        found = await suggested_accounts(session, viewer_id, limit)
     return runtime, found
 
 
@@ -231,10 +336,11 @@ async def suggestions_v2(request: Request) -> Response:
 
 
 async def suggestion_delete(request: Request) -> Response:
+    """Stop suggesting an account to the viewer, for good (Mastodon answers {} even for unknown ids)."""
     identity = await authenticate(request, "read")
     raw = request.path_params["account_id"]
     if raw.isdigit() and len(raw) <= 19:
-        _dismissals(request, identity.actor_id).add(int(raw))
+        await dismiss_suggestion(_runtime(request), identity.actor_id, int(raw))
     return JSONResponse({})
 
 
@@ -371,10 +477,13 @@ def _parse_datetime(value: Any) -> datetime | None:
 routes: list[BaseRoute] = [
     Route("/api/v1/custom_emojis", custom_emojis, methods=["GET"]),
     Route("/api/v1/announcements", announcements, methods=["GET"]),
-    Route("/api/v1/announcements/{id}/dismiss", announcement_action, methods=["POST"]),
-    Route("/api/v1/announcements/{id}/reactions/{name}", announcement_action, methods=["PUT", "DELETE"]),
+    Route("/api/v1/announcements/{id}/dismiss", announcement_dismiss, methods=["POST"]),
+    Route("/api/v1/announcements/{id}/reactions/{name}", announcement_reaction, methods=["PUT", "DELETE"]),
     Route("/api/v1/preferences", preferences, methods=["GET"]),
     Route("/api/v1/followed_tags", followed_tags, methods=["GET"]),
+    Route("/api/v1/tags/{name}", show_tag, methods=["GET"]),
+    Route("/api/v1/tags/{name}/follow", tag_follow, methods=["POST"]),
+    Route("/api/v1/tags/{name}/unfollow", tag_unfollow, methods=["POST"]),
     Route("/api/v1/trends", trends_tags, methods=["GET"]),
     Route("/api/v1/trends/tags", trends_tags, methods=["GET"]),
     Route("/api/v1/trends/statuses", trends_statuses, methods=["GET"]),
