@@ -6,7 +6,8 @@
 
 One instance of our app runs under uvicorn on 127.0.0.1 (plain HTTP, domain "127.0.0.1:PORT", so
 the Host header the senders sign is the one the inbox expects) in its own process, on a fresh
-temporary SQLite database unless --db gives a URL. S remote sender actors (one host each, RSA
+temporary SQLite database unless --db gives a URL (an empty database of its own: it is migrated
+and filled, and rows are counted by this run's activity ids). S remote sender actors (one host each, RSA
 keys) are written directly to the `actors` table, so the key cache fills from the database on
 first use: no network. N distinct Create(Note) activities are signed (Digest included) before the
 clock starts, then a load generator in another process fires them over C keep-alive aiohttp
@@ -101,13 +102,14 @@ async def _prepare_database(settings: Settings, senders: list[tuple[str, str, st
             from actors.accounts import local_actor_row
             from fediverse.uris import Uris
 
-            if await session.scalar(select(Actor.id).where(Actor.uri == Uris(settings).actor(local))) is None:
+            if await session.scalar(select(Actor.id).where(Actor.domain_key == "", Actor.username_lower == local)) \
+                    is None:
                 session.add(local_actor_row(Uris(settings), local, kind="resident"))
     await engine.dispose()
 
 
-async def _count(settings: Settings, run: str) -> tuple[int, int]:
-    """Stored rows of this run, and how many of them the inbox worker has not processed yet."""
+async def _states(settings: Settings, run: str) -> dict[str, int]:
+    """Stored rows of this run by state (pending until the inbox worker has processed them)."""
     from sqlalchemy import func, select
 
     from fediverse.db import create_engine
@@ -116,13 +118,18 @@ async def _count(settings: Settings, run: str) -> tuple[int, int]:
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as conn:
-            mine = IncomingActivity.activity_uri.like(f"%/activities/{run}-%")
-            total = await conn.scalar(select(func.count()).select_from(IncomingActivity).where(mine))
-            pending = await conn.scalar(select(func.count()).select_from(IncomingActivity).where(
-                mine, IncomingActivity.state == "pending"))
+            rows = await conn.execute(
+                select(IncomingActivity.state, func.count()).where(
+                    IncomingActivity.activity_uri.like(f"%/activities/{run}-%")).group_by(IncomingActivity.state))
+            return {state: int(count) for state, count in rows.all()}
     finally:
         await engine.dispose()
-    return int(total or 0), int(pending or 0)
+
+
+def _count(settings: Settings, run: str) -> tuple[int, int]:
+    """Stored rows of this run, and how many of them the inbox worker has not processed yet."""
+    states = asyncio.run(_states(settings, run))
+    return sum(states.values()), states.get("pending", 0)
 
 
 # ------------------------------------------------------------------------------------------ server
@@ -193,11 +200,15 @@ async def _fire(base_url: str, requests: list[Request], concurrency: int) -> dic
                 path, headers, body = requests[position]
                 position += 1
                 started = time.perf_counter()
-                async with session.post(path, data=body, headers=headers) as response:
-                    answer = await response.read()
+                try:
+                    async with session.post(path, data=body, headers=headers) as response:
+                        answer = await response.read()
+                    status = response.status
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    status, answer = 0, repr(exc).encode()
                 latencies.append(time.perf_counter() - started)
-                statuses[response.status] += 1
-                if response.status != 202 and len(errors) < 5:
+                statuses[status] += 1
+                if status != 202 and len(errors) < 5:
                     errors[answer.decode(errors="replace")[:200]] += 1
 
         started, cpu = time.perf_counter(), time.process_time()
@@ -208,36 +219,35 @@ async def _fire(base_url: str, requests: list[Request], concurrency: int) -> dic
 
 
 def _load(base_url: str, phases: list[list[Request]], concurrency: int, results: Any, go: Any) -> None:
-    if importlib.util.find_spec("uvloop") is not None:
+    run: Any = asyncio.run
+    if importlib.util.find_spec("uvloop") is not None:  # the cheapest client loop: leave the CPU to the server
         import uvloop
 
-        uvloop.install()
+        run = uvloop.run
     for phase in phases:
         go.get()
-        results.put(asyncio.run(_fire(base_url, phase, concurrency)))
+        results.put(run(_fire(base_url, phase, concurrency)))
 
 
 # ------------------------------------------------------------------------------------------ report
 
 
 def _thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds used so far by each thread of a process, by thread name (Linux /proc)."""
+    """CPU seconds used so far by a process: its main thread, and all its other threads (Linux /proc).
+
+    The process total includes threads that have exited (aiosqlite runs one thread per connection)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    used: Counter[str] = Counter()
+
+    def used(path: str) -> float:
+        with open(path) as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        total, main = used(f"/proc/{pid}/stat"), used(f"/proc/{pid}/task/{pid}/stat")
     except OSError:
         return {}
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        name = "main" if tid == str(pid) else "other threads"
-        fields = stat.rpartition(")")[2].split()
-        used[name] += (int(fields[11]) + int(fields[12])) / ticks
-    return dict(used)
+    return {"main": main, "other threads": total - main}
 
 
 def _cpu_line(before: dict[str, float], after: dict[str, float], elapsed: float, count: int, loader: float) -> str:
@@ -319,8 +329,8 @@ def main() -> int:
             print(f"server pid {details['pid']}: loop {details['loop']}, http {details['http']}; "
                   f"database {settings.database_url.split('://')[0]}; workers {args.workers}; inbox {path}; "
                   f"{n} activities from {senders} senders over {args.concurrency} connections")
-            loader = spawn.Process(target=_load, args=(base_url, [requests, duplicates], args.concurrency,
-                                                       results, go), daemon=True)
+            phases = [requests, duplicates] if duplicates else [requests]
+            loader = spawn.Process(target=_load, args=(base_url, phases, args.concurrency, results, go), daemon=True)
             loader.start()
 
             profiler = None
@@ -331,22 +341,22 @@ def main() -> int:
                 time.sleep(1.0)
             cpu_before = _thread_cpu(details["pid"])
             go.put(True)
-            first = results.get()
+            first = results.get(timeout=3600)
             cpu_after = _thread_cpu(details["pid"])
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=30)
             _report("activities", n, first)
             print(_cpu_line(cpu_before, cpu_after, first["elapsed"], n, first["cpu"]))
-            stored, pending = asyncio.run(_count(settings, run))
+            stored, pending = _count(settings, run)
             ok = stored == n and first["statuses"] == {202: n}
             print(f"rows stored            {stored} (expected {n}) {'OK' if stored == n else 'MISMATCH'}")
 
             if duplicates:
                 go.put(True)
-                second = results.get()
+                second = results.get(timeout=3600)
                 _report("re-sent duplicates", len(duplicates), second)
-                again, pending = asyncio.run(_count(settings, run))
+                again, pending = _count(settings, run)
                 dup_ok = again == stored and second["statuses"] == {202: len(duplicates)}
                 ok = ok and dup_ok
                 print(f"duplicates rejected    {len(duplicates) - (again - stored)} of {len(duplicates)}, all 202:"
@@ -356,9 +366,10 @@ def main() -> int:
                 drain_started = time.perf_counter()
                 while pending and time.perf_counter() - drain_started < 600:
                     time.sleep(0.25)
-                    _, pending = asyncio.run(_count(settings, run))
+                    _, pending = _count(settings, run)
                 print(f"inbox worker           {pending} still pending "
-                      f"{time.perf_counter() - drain_started:.1f} s after the last POST")
+                      f"{time.perf_counter() - drain_started:.1f} s after the last POST; rows by state "
+                      f"{asyncio.run(_states(settings, run))}")
         finally:
             if loader is not None:
                 loader.join(timeout=10)

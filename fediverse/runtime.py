@@ -52,6 +52,8 @@ class Runtime:
     # key id -> verified public key of a remote actor (inbox hot path: no database read per POST).
     key_cache: dict[str, CachedKey] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)
+    # username -> (local actor id, monotonic time found): personal inbox POSTs skip a DB read.
+    inbox_ids: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -6,12 +6,13 @@ request caps SQLite at a few hundred per second, grouped commits reach thousands
 
 One writer task owns the writes. While it commits a batch, new submissions pile up and become the
 next batch, so batches grow with the load by themselves (group commit) without delaying a lone
-request. Per batch there are three round trips to the database: the INSERT ... ON CONFLICT DO
-NOTHING ... RETURNING of every new row (an executemany, compiled once), the commit and the
-connection's return to the pool. Duplicates inside a batch are removed before the INSERT;
-duplicates of stored rows are skipped by the database, so a race between two deliveries of the
-same activity can never store it twice. Each future answers True for the one submission that
-stored its activity and False for every other copy.
+request. A batch is one statement, INSERT ... ON CONFLICT DO NOTHING ... RETURNING activity_uri
+(an executemany of a statement compiled once), and one commit; each statement costs several
+round trips to the aiosqlite thread, so their number per batch matters more than the rows in
+it. Duplicates inside a batch are removed before the INSERT; duplicates of stored rows are
+skipped by the database, so a race between two deliveries of the same activity can never store
+it twice. Each future answers True for the one submission that stored its activity and False for
+every other copy.
 
 "This host is alive" (fediverse.hosts.record_host_seen) is written at most once per host every
 HOST_SEEN_REFRESH_SECONDS rather than once per batch: three statements per host per batch were

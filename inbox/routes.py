@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -79,7 +80,9 @@ async def receive(request: Request, inbox_actor_id: int | None) -> JSONResponse:
         if not runtime.settings.insecure_http and not actor_uri.startswith("https://"):
             raise InboxRejection(400, "actor id must be https")
         params = signature_params(request.headers)
-        if activity_type == "Delete" and id_of(activity.get("object")) == actor_uri:
+        cached_key = runtime.key_cache.get(params.key_id)
+        known_sender = cached_key is not None and cached_key.actor_uri == actor_uri
+        if activity_type == "Delete" and id_of(activity.get("object")) == actor_uri and not known_sender:
             # An account deleting itself: if we never knew it there is nothing to do, and its key
             # is usually gone (410), so fetching it would only start a storm of retries.
             async with runtime.sessions() as session:
@@ -109,12 +112,32 @@ async def shared_inbox(request: Request) -> JSONResponse:
     return await receive(request, None)
 
 
-async def personal_inbox(request: Request) -> JSONResponse:
+INBOX_ID_TTL_SECONDS = 60.0
+INBOX_ID_CACHE_LIMIT = 10_000
+
+
+async def _inbox_actor_id(request: Request, username: str) -> int | None:
+    """Local actor id behind a personal inbox; found ids are cached briefly (one DB read per
+    POST costs more than verifying the signature)."""
     runtime: Runtime = request.app.state.runtime
-    username = request.path_params["username"]
+    cache = runtime.inbox_ids
+    key = username.lower()
+    hit = cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[1] < INBOX_ID_TTL_SECONDS:
+        return hit[0]
     async with runtime.sessions() as session:
         actor_id = await session.scalar(select(Actor.id).where(
-            Actor.domain_key == "", Actor.username_lower == username.lower(), Actor.deleted_at.is_(None)))
+            Actor.domain_key == "", Actor.username_lower == key, Actor.deleted_at.is_(None)))
+    if actor_id is not None:
+        if len(cache) >= INBOX_ID_CACHE_LIMIT:
+            cache.clear()
+        cache[key] = (actor_id, now)
+    return actor_id
+
+
+async def personal_inbox(request: Request) -> JSONResponse:
+    actor_id = await _inbox_actor_id(request, request.path_params["username"])
     if actor_id is None:
         return _problem(404, "no such inbox")
     return await receive(request, actor_id)
