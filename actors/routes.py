@@ -7,6 +7,7 @@ With FEDIVERSE_AUTHORIZED_FETCH=1 everything but the instance actor needs a sign
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
@@ -128,37 +129,45 @@ def _still_published() -> Any:
     return exists().where(Status.activity_uri == OutgoingActivity.uri)
 
 
-async def outbox(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    actor = await _local_actor(runtime, request.path_params["username"])
-    if actor is None or not actor.outbox_url:
+async def _collection_owner(request: Request, collection: str) -> Actor | Response:
+    """The local actor whose collection (`outbox_url`, `followers_url`...) is asked for, once the
+    request may read it; otherwise the response that refuses it."""
+    actor = await _local_actor(request.app.state.runtime, request.path_params["username"])
+    if actor is None or not getattr(actor, collection):
         return _not_found("no such actor")
     if (denied := await _authorize(request)) is not None:
         return denied
+    return actor
+
+
+async def _count(runtime: Runtime, model: Any, where: tuple[Any, ...]) -> int:
+    async with runtime.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def outbox(request: Request) -> Response:
+    actor = await _collection_owner(request, "outbox_url")
+    if isinstance(actor, Response):
+        return actor
     # Only activities whose status still exists: a deleted post or an undone boost leaves the outbox.
     where = (OutgoingActivity.actor_id == actor.id, OutgoingActivity.public.is_(True), _still_published())
-    async with runtime.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(OutgoingActivity).where(*where)) or 0
+    total = await _count(request.app.state.runtime, OutgoingActivity, where)
 
     async def render(_session: Any, row: OutgoingActivity) -> Any:
         doc = json.loads(row.body)
         doc.pop("@context", None)
         return doc
 
-    return await _paged(request, actor.outbox_url, total, select(OutgoingActivity).where(*where), render)
+    return await _paged(request, actor.outbox_url or "", total, select(OutgoingActivity).where(*where), render)
 
 
 async def _follow_collection(request: Request, *, followers: bool) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    actor = await _local_actor(runtime, request.path_params["username"])
-    if actor is None:
-        return _not_found("no such actor")
-    if (denied := await _authorize(request)) is not None:
-        return denied
+    actor = await _collection_owner(request, "followers_url" if followers else "following_url")
+    if isinstance(actor, Response):
+        return actor
     mine, other = (Follow.followee_id, Follow.follower_id) if followers else (Follow.follower_id, Follow.followee_id)
     where = (mine == actor.id, Follow.state == "accepted")
-    async with runtime.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(Follow).where(*where)) or 0
+    total = await _count(request.app.state.runtime, Follow, where)
 
     async def render(session: Any, row: Follow) -> Any:
         return await session.scalar(select(Actor.uri).where(Actor.id == getattr(row, other.key)))
@@ -176,12 +185,10 @@ async def following(request: Request) -> Response:
 
 
 async def featured(request: Request) -> Response:
+    actor = await _collection_owner(request, "featured_url")
+    if isinstance(actor, Response):
+        return actor
     runtime: Runtime = request.app.state.runtime
-    actor = await _local_actor(runtime, request.path_params["username"])
-    if actor is None or not actor.featured_url:
-        return _not_found("no such actor")
-    if (denied := await _authorize(request)) is not None:
-        return denied
     async with runtime.sessions() as session:
         statuses = (await session.scalars(select(Status).join(FeaturedStatus, FeaturedStatus.status_id == Status.id)
                                           .where(FeaturedStatus.actor_id == actor.id)
@@ -210,24 +217,24 @@ async def _public_status(request: Request) -> tuple[Runtime, Actor, Status] | Re
     return runtime, actor, status
 
 
-async def status_object(request: Request) -> Response:
+async def _status_document(request: Request, document: Callable[[Runtime, Status, Any], dict[str, Any]]) -> Response:
+    """A public status of a local actor as `document(runtime, status, parts)` makes it."""
     found = await _public_status(request)
     if isinstance(found, Response):
         return found
     runtime, _actor, status = found
     async with runtime.sessions() as session:
-        doc = status_to_as(status, await load_status_parts(session, status), runtime.uris)
+        doc = document(runtime, status, await load_status_parts(session, status))
     return _as_response(doc, request=request)
 
 
+async def status_object(request: Request) -> Response:
+    return await _status_document(request, lambda runtime, status, parts: status_to_as(status, parts, runtime.uris))
+
+
 async def status_activity(request: Request) -> Response:
-    found = await _public_status(request)
-    if isinstance(found, Response):
-        return found
-    runtime, _actor, status = found
-    async with runtime.sessions() as session:
-        note = status_to_as(status, await load_status_parts(session, status), runtime.uris, with_context=False)
-    return _as_response(create_activity(status.activity_uri or f"{status.uri}/activity", note), request=request)
+    return await _status_document(request, lambda runtime, status, parts: create_activity(
+        status.activity_uri or f"{status.uri}/activity", status_to_as(status, parts, runtime.uris, with_context=False)))
 
 
 async def activity_document(request: Request) -> Response:

@@ -41,13 +41,14 @@ def peer(ca: trustme.CA) -> Iterator[BovinePeer]:
     except BovineVenvUnavailable as exc:
         lines = str(exc).splitlines()
         pytest.skip(f"bovine's venv cannot be built, PyPI is unreachable: {lines[0]} {lines[-1]}")
+    before = dict(hosts_added_by_this_process())  # other fixtures of this session may own the line
     peer = BovinePeer(ca=ca)  # bovine-a.test on 127.0.0.4
     peer.start()
     try:
         yield peer
     finally:
         peer.stop()
-    assert "bovine-a.test" not in hosts_added_by_this_process(), "stop() must remove the line it added"
+    assert hosts_added_by_this_process() == before, "stop() must remove the line it added, and only that"
 
 
 def _get(url: str, ctx: ssl.SSLContext, accept: str = "application/json") -> tuple[int, dict]:

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from fediverse.api.auth import authenticate, hash_secret, new_secret
 from fediverse.api.errors import ApiError, unprocessable
+from fediverse.api.params import read_params, text_param
 from fediverse.api.scopes import parse_scopes
 from fediverse.config import Settings
 from fediverse.models import OAuthApp
@@ -33,42 +34,6 @@ URI_LIMIT = 2000
 FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "about", "blob"})
 # The secp256r1 group order: a VAPID private key is a scalar in [1, n-1].
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-
-
-async def read_params(request: Request) -> dict[str, Any]:
-    """Query, form-encoded, multipart or JSON parameters, as Mastodon (Rails) accepts all of them.
-
-    Form keys written `name[]` become lists under `name`; a body that is not valid JSON raises ValueError.
-    """
-    params: dict[str, Any] = dict(request.query_params)
-    content_type = request.headers.get("content-type", "").lower()
-    if "json" in content_type:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise ValueError("the JSON body must be an object")
-        params.update(body)
-    elif "form" in content_type:
-        form = await request.form()
-        for key in set(form.keys()):
-            values = [v for v in form.getlist(key) if isinstance(v, str)]
-            if not values:
-                continue
-            if key.endswith("[]"):
-                params[key[:-2]] = values
-            else:
-                params[key] = values[-1]
-    return params
-
-
-def text_param(params: dict[str, Any], name: str) -> str | None:
-    """A parameter as a stripped string (None when missing or blank); arrays are space-joined."""
-    value = params.get(name)
-    if isinstance(value, list):
-        value = " ".join(str(v) for v in value)
-    if value is None or isinstance(value, dict):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def parse_redirect_uris(value: Any) -> list[str]:
@@ -138,10 +103,7 @@ def secret_matches(app: OAuthApp, client_secret: str | None) -> bool:
 
 
 async def create_app(request: Request) -> JSONResponse:
-    try:
-        params = await read_params(request)
-    except ValueError as exc:
-        raise ApiError(400, f"Invalid request body: {exc}") from exc
+    params = await read_params(request)
     name = text_param(params, "client_name")
     if not name:
         raise unprocessable("Name can't be blank", "client_name")

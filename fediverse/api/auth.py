@@ -44,6 +44,11 @@ class Identity:
         return self.actor.id
 
 
+def viewer_of(identity: Identity | None) -> int | None:
+    """The reading account's id: None for anonymous requests and app-only tokens."""
+    return identity.actor.id if identity is not None and identity.actor is not None else None
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":

@@ -11,9 +11,11 @@ from starlette.routing import BaseRoute, Route
 
 from actors import timelines as domain
 from fediverse.api.auth import authenticate
+from fediverse.api.domain_calls import runtime_of, writing
 from fediverse.api.pagination import Page, link_header
+from fediverse.api.params import path_id
 from fediverse.api.serializers.accounts import account_to_api
-from fediverse.api.timelines import domain_errors, path_id, render_statuses, runtime_of
+from fediverse.api.serializers.statuses import render_statuses
 from fediverse.config import Settings
 
 DEFAULT_LIMIT = 20
@@ -34,7 +36,7 @@ async def index(request: Request) -> Response:
     identity = await authenticate(request, "read:statuses")
     page = Page.from_request(request, DEFAULT_LIMIT, MAX_LIMIT)
     settings = runtime_of(request).settings
-    async with runtime_of(request).transaction() as session:
+    async with writing(request) as session:
         views = await domain.conversations_page(session, identity.actor_id, page)
         docs = await _render(session, settings, identity.actor_id, views)
     return JSONResponse(docs, headers=link_header(request, [v.last_status.id for v in views]))
@@ -43,11 +45,8 @@ async def index(request: Request) -> Response:
 async def remove(request: Request) -> Response:
     identity = await authenticate(request, "write:conversations")
     state_id = path_id(request)
-    try:
-        async with runtime_of(request).transaction() as session:
-            await domain.hide_conversation(session, identity.actor_id, state_id)
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    async with writing(request) as session:
+        await domain.hide_conversation(session, identity.actor_id, state_id)
     return JSONResponse({})
 
 
@@ -55,14 +54,11 @@ async def read(request: Request) -> Response:
     identity = await authenticate(request, "write:conversations")
     state_id = path_id(request)
     settings = runtime_of(request).settings
-    try:
-        async with runtime_of(request).transaction() as session:
-            view = await domain.read_conversation(session, identity.actor_id, state_id)
-            if view is None:
-                raise domain.Missing("Record not found")
-            docs = await _render(session, settings, identity.actor_id, [view])
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    async with writing(request) as session:
+        view = await domain.read_conversation(session, identity.actor_id, state_id)
+        if view is None:
+            raise domain.Missing("Record not found")
+        docs = await _render(session, settings, identity.actor_id, [view])
     return JSONResponse(docs[0])
 
 

@@ -14,40 +14,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from actors import timelines as domain
-from fediverse.api.auth import authenticate
+from fediverse.api.auth import Identity, authenticate
+from fediverse.api.domain_calls import reading, writing
 from fediverse.api.errors import ApiError
-from fediverse.api.serializers.accounts import iso
-from fediverse.api.timelines import (
-    as_list,
-    boolean,
-    domain_errors,
-    filter_to_api,
-    id_value,
-    path_id,
-    read_params,
-    runtime_of,
-    strings,
-)
-from fediverse.models import Filter, FilterKeyword, FilterStatus
-
-
-def keyword_to_api(row: FilterKeyword) -> dict[str, Any]:
-    return {"id": str(row.id), "keyword": row.keyword, "whole_word": row.whole_word}
-
-
-def filter_status_to_api(row: FilterStatus) -> dict[str, Any]:
-    return {"id": str(row.id), "status_id": str(row.status_id)}
-
-
-def legacy_filter_to_api(keyword: FilterKeyword, owner: Filter, context: list[str]) -> dict[str, Any]:
-    """A v1 Filter is one keyword of a v2 filter; `irreversible` means the `hide` action."""
-    return {"id": str(keyword.id), "phrase": keyword.keyword, "context": context, "whole_word": keyword.whole_word,
-            "expires_at": iso(owner.expires_at), "irreversible": owner.action == "hide"}
-
-
-def _text(params: dict[str, Any], name: str) -> str | None:
-    value = params.get(name)
-    return value if isinstance(value, str) else None
+from fediverse.api.params import as_list, boolean, id_value, path_id, read_params, string, strings
+from fediverse.api.serializers.filters import filter_status_to_api, filter_to_api, keyword_to_api, legacy_filter_to_api
 
 
 def _expiry(params: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +40,7 @@ def _keyword_changes(params: dict[str, Any]) -> list[domain.KeywordChange]:
         whole_word = item.get("whole_word")
         changes.append(domain.KeywordChange(
             id=id_value(raw_id, "keywords_attributes") if raw_id not in (None, "") else None,
-            keyword=item.get("keyword") if isinstance(item.get("keyword"), str) else None,
+            keyword=string(item, "keyword"),
             whole_word=None if whole_word is None else boolean(whole_word),
             destroy=boolean(item.get("_destroy"))))
     return changes
@@ -79,107 +50,101 @@ def _context(params: dict[str, Any]) -> list[str] | None:
     return strings(params, "context") if "context" in params else None
 
 
+async def _identity(request: Request) -> Identity:
+    """`read:filters` to read, `write:filters` to change."""
+    return await authenticate(request, "read:filters" if request.method == "GET" else "write:filters")
+
+
 async def _write(request: Request, action: Any) -> Any:
     """Run a write in one transaction, domain errors as 404/422."""
-    try:
-        async with runtime_of(request).transaction() as session:
-            return await action(session)
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    async with writing(request) as session:
+        return await action(session)
 
 
 async def _read(request: Request, action: Any) -> Any:
-    try:
-        async with runtime_of(request).sessions() as session:
-            return await action(session)
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    async with reading(request) as session:
+        return await action(session)
+
+
+async def _filter(request: Request, identity: Identity, filter_id: int) -> domain.FilterRules:
+    return await _read(request, lambda s: domain.get_filter(s, identity.actor_id, filter_id))
 
 
 # -- v2 --------------------------------------------------------------------------------------------
 
 
 async def filters_v2(request: Request) -> Response:
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
         rules = await _read(request, lambda s: domain.filters_of(s, identity.actor_id))
         return JSONResponse([filter_to_api(r) for r in rules])
-    identity = await authenticate(request, "write:filters")
     params = await read_params(request)
     rules = await _write(request, lambda s: domain.save_filter(
-        s, identity.actor_id, None, title=_text(params, "title") or "", context=_context(params) or [],
-        action=_text(params, "filter_action"), keywords=_keyword_changes(params), **_expiry(params)))
+        s, identity.actor_id, None, title=string(params, "title") or "", context=_context(params) or [],
+        action=string(params, "filter_action"), keywords=_keyword_changes(params), **_expiry(params)))
     return JSONResponse(filter_to_api(rules))
 
 
 async def filter_v2(request: Request) -> Response:
     filter_id = path_id(request)
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
-        rules = await _read(request, lambda s: domain.get_filter(s, identity.actor_id, filter_id))
-        return JSONResponse(filter_to_api(rules))
-    identity = await authenticate(request, "write:filters")
+        return JSONResponse(filter_to_api(await _filter(request, identity, filter_id)))
     if request.method == "DELETE":
         await _write(request, lambda s: domain.delete_filter(s, identity.actor_id, filter_id))
         return JSONResponse({})
     params = await read_params(request)
     rules = await _write(request, lambda s: domain.save_filter(
-        s, identity.actor_id, filter_id, title=_text(params, "title"), context=_context(params),
-        action=_text(params, "filter_action"), keywords=_keyword_changes(params), **_expiry(params)))
+        s, identity.actor_id, filter_id, title=string(params, "title"), context=_context(params),
+        action=string(params, "filter_action"), keywords=_keyword_changes(params), **_expiry(params)))
     return JSONResponse(filter_to_api(rules))
 
 
 async def filter_keywords(request: Request) -> Response:
     filter_id = path_id(request)
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
-        rules = await _read(request, lambda s: domain.get_filter(s, identity.actor_id, filter_id))
-        return JSONResponse([keyword_to_api(k) for k in rules.keywords])
-    identity = await authenticate(request, "write:filters")
+        return JSONResponse([keyword_to_api(k) for k in (await _filter(request, identity, filter_id)).keywords])
     params = await read_params(request)
     row = await _write(request, lambda s: domain.add_keyword(
-        s, identity.actor_id, filter_id, _text(params, "keyword") or "", boolean(params.get("whole_word"), True)))
+        s, identity.actor_id, filter_id, string(params, "keyword") or "", boolean(params.get("whole_word"), True)))
     return JSONResponse(keyword_to_api(row))
 
 
 async def keyword(request: Request) -> Response:
     keyword_id = path_id(request)
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
         row, _ = await _read(request, lambda s: domain.get_keyword(s, identity.actor_id, keyword_id))
         return JSONResponse(keyword_to_api(row))
-    identity = await authenticate(request, "write:filters")
     if request.method == "DELETE":
         await _write(request, lambda s: domain.delete_keyword(s, identity.actor_id, keyword_id))
         return JSONResponse({})
     params = await read_params(request)
     whole_word = params.get("whole_word")
     row = await _write(request, lambda s: domain.update_keyword(
-        s, identity.actor_id, keyword_id, _text(params, "keyword"),
+        s, identity.actor_id, keyword_id, string(params, "keyword"),
         None if whole_word is None else boolean(whole_word)))
     return JSONResponse(keyword_to_api(row))
 
 
 async def filter_statuses(request: Request) -> Response:
     filter_id = path_id(request)
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
-        rules = await _read(request, lambda s: domain.get_filter(s, identity.actor_id, filter_id))
-        return JSONResponse([filter_status_to_api(item) for item in rules.statuses])
-    identity = await authenticate(request, "write:filters")
-    params = await read_params(request)
-    status_id = id_value(params.get("status_id"), "status_id")
+        items = (await _filter(request, identity, filter_id)).statuses
+        return JSONResponse([filter_status_to_api(item) for item in items])
+    status_id = id_value((await read_params(request)).get("status_id"), "status_id")
     row = await _write(request, lambda s: domain.add_filter_status(s, identity.actor_id, filter_id, status_id))
     return JSONResponse(filter_status_to_api(row))
 
 
 async def filter_status(request: Request) -> Response:
     item_id = path_id(request)
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
         row = await _read(request, lambda s: domain.get_filter_status(s, identity.actor_id, item_id))
         return JSONResponse(filter_status_to_api(row))
-    identity = await authenticate(request, "write:filters")
     await _write(request, lambda s: domain.delete_filter_status(s, identity.actor_id, item_id))
     return JSONResponse({})
 
@@ -188,13 +153,12 @@ async def filter_status(request: Request) -> Response:
 
 
 async def filters_v1(request: Request) -> Response:
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
         rules = await _read(request, lambda s: domain.filters_of(s, identity.actor_id))
         return JSONResponse([legacy_filter_to_api(k, r.row, r.context) for r in rules for k in r.keywords])
-    identity = await authenticate(request, "write:filters")
     params = await read_params(request)
-    phrase = _text(params, "phrase") or ""
+    phrase = string(params, "phrase") or ""
     if not phrase.strip():
         raise ApiError(422, "Validation failed: Keywords keyword can't be blank")
     irreversible = boolean(params.get("irreversible"))
@@ -207,11 +171,10 @@ async def filters_v1(request: Request) -> Response:
 
 async def filter_v1(request: Request) -> Response:
     keyword_id = path_id(request)
+    identity = await _identity(request)
     if request.method == "GET":
-        identity = await authenticate(request, "read:filters")
         row, owner = await _read(request, lambda s: domain.get_keyword(s, identity.actor_id, keyword_id))
         return JSONResponse(legacy_filter_to_api(row, owner, domain.FilterRules(owner).context))
-    identity = await authenticate(request, "write:filters")
     if request.method == "DELETE":
         await _write(request, lambda s: domain.delete_keyword(s, identity.actor_id, keyword_id,
                                                               drop_empty_filter=True))
@@ -225,7 +188,7 @@ async def filter_v1(request: Request) -> Response:
         rules = await domain.save_filter(
             session, identity.actor_id, owner.id, context=_context(params),
             action=None if irreversible is None else ("hide" if boolean(irreversible) else "warn"),
-            keywords=[domain.KeywordChange(row.id, _text(params, "phrase"),
+            keywords=[domain.KeywordChange(row.id, string(params, "phrase"),
                                            None if whole_word is None else boolean(whole_word))],
             **_expiry(params))
         updated = next(k for k in rules.keywords if k.id == row.id)

@@ -18,19 +18,23 @@ from starlette.routing import BaseRoute, Route
 import fediverse
 from fediverse import SOFTWARE_NAME, __version__
 from fediverse.api.auth import optional_identity
+from fediverse.api.domain_calls import runtime_of
 from fediverse.api.errors import not_found
 from fediverse.api.serializers.accounts import account_to_api, iso
 from fediverse.config import Settings
 from fediverse.ids import id_floor
+from fediverse.media import DESCRIPTION_MAX, SIZE_LIMITS
 from fediverse.models import Actor, OAuthToken, Status, User
 from fediverse.runtime import Runtime
+from outbox import limits
 
 # Mastodon.py parses the first three numbers; 4.3.0 is the API level we implement.
 MASTODON_API_LEVEL = "4.3.0"
 VERSION = f"{MASTODON_API_LEVEL} (compatible; {SOFTWARE_NAME} {__version__})"
 
-MAX_CHARACTERS = 5000
-MAX_MEDIA_ATTACHMENTS = 4
+# The limits the outbox and the media processing enforce, as Mastodon advertises them.
+MAX_CHARACTERS = limits.MAX_TEXT_LENGTH
+MAX_MEDIA_ATTACHMENTS = limits.MAX_MEDIA
 CHARACTERS_RESERVED_PER_URL = 23
 IMAGE_MIME_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "image/avif"]
 VIDEO_MIME_TYPES = ["video/webm", "video/mp4", "video/quicktime", "video/ogg"]
@@ -39,23 +43,20 @@ AUDIO_MIME_TYPES = ["audio/wave", "audio/wav", "audio/x-wav", "audio/x-pn-wave",
                     "audio/m4a", "audio/x-m4a", "audio/mp4", "audio/3gpp", "video/x-ms-asf"]
 MEDIA_LIMITS = {
     "supported_mime_types": IMAGE_MIME_TYPES + VIDEO_MIME_TYPES + AUDIO_MIME_TYPES,
-    "description_limit": 1500,
-    "image_size_limit": 16 * 1024 * 1024,
+    "description_limit": DESCRIPTION_MAX,
+    "image_size_limit": SIZE_LIMITS["image"],
     "image_matrix_limit": 33_177_600,
-    "video_size_limit": 99 * 1024 * 1024,
+    "video_size_limit": SIZE_LIMITS["video"],
     "video_frame_rate_limit": 120,
     "video_matrix_limit": 8_294_400,
 }
-POLL_LIMITS = {"max_options": 4, "max_characters_per_option": 50, "min_expiration": 300, "max_expiration": 2_629_746}
+POLL_LIMITS = {"max_options": limits.MAX_POLL_OPTIONS, "max_characters_per_option": limits.MAX_POLL_OPTION_CHARS,
+               "min_expiration": limits.MIN_POLL_EXPIRATION, "max_expiration": limits.MAX_POLL_EXPIRATION}
 STATUS_LIMITS = {"max_characters": MAX_CHARACTERS, "max_media_attachments": MAX_MEDIA_ATTACHMENTS,
                  "characters_reserved_per_url": CHARACTERS_RESERVED_PER_URL}
 ACTIVITY_WEEKS = 12
 LANGUAGE_NAMES = {"fr": "Français", "en": "English", "br": "Brezhoneg", "oc": "Occitan", "eu": "Euskara",
                   "co": "Corsu", "ca": "Català", "de": "Deutsch", "es": "Español", "it": "Italiano"}
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
 
 
 def title_of(settings: Settings) -> str:
@@ -119,7 +120,7 @@ async def _active_month(runtime: Runtime) -> int:
 
 
 async def instance_v1(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await optional_identity(request)
     settings = runtime.settings
     contact = await _contact_account(runtime)
@@ -149,7 +150,7 @@ async def instance_v1(request: Request) -> Response:
 
 
 async def instance_v2(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await optional_identity(request)
     settings = runtime.settings
     base = settings.base_url
@@ -194,7 +195,7 @@ async def instance_v2(request: Request) -> Response:
 
 async def peers(request: Request) -> Response:
     """Remote domains we know an actor on (Mastodon lists the domains it federates with)."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await optional_identity(request)
     async with runtime.sessions() as session:
         domains = await session.scalars(
@@ -219,7 +220,7 @@ def _bucket_sums(column: Any, starts: list[datetime]) -> list[Any]:
 
 async def activity(request: Request) -> Response:
     """Weekly local statuses, logins and registrations for the last 12 weeks (numbers as strings)."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await optional_identity(request)
     starts = _week_starts(datetime.now(UTC))
     oldest = starts[-1]
@@ -252,14 +253,14 @@ def _server_start(settings: Settings) -> str | None:
 
 
 async def extended_description(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await optional_identity(request)
     settings = runtime.settings
     return JSONResponse({"updated_at": _server_start(settings), "content": f"<p>{description_of(settings)}</p>"})
 
 
 async def privacy_policy(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await optional_identity(request)
     return JSONResponse({"updated_at": _server_start(runtime.settings), "content": ""})
 
@@ -281,7 +282,7 @@ async def domain_blocks(request: Request) -> Response:
 
 
 async def languages(request: Request) -> Response:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     await optional_identity(request)
     code = runtime.settings.language
     return JSONResponse([{"code": code, "name": LANGUAGE_NAMES.get(code, code)}])

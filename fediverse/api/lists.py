@@ -10,10 +10,11 @@ from starlette.routing import BaseRoute, Route
 
 from actors import timelines as domain
 from fediverse.api.auth import authenticate
+from fediverse.api.domain_calls import reading, runtime_of, writing
 from fediverse.api.errors import unprocessable
 from fediverse.api.pagination import Page, link_header
+from fediverse.api.params import boolean, id_value, path_id, read_params, string, strings
 from fediverse.api.serializers.accounts import account_to_api
-from fediverse.api.timelines import boolean, domain_errors, id_value, path_id, read_params, runtime_of, strings
 from fediverse.models import UserList
 
 MEMBERS_DEFAULT_LIMIT = 40
@@ -26,7 +27,7 @@ def list_to_api(row: UserList) -> dict[str, Any]:
 
 async def index(request: Request) -> Response:
     identity = await authenticate(request, "read:lists")
-    async with runtime_of(request).sessions() as session:
+    async with reading(request) as session:
         rows = await domain.lists_of(session, identity.actor_id)
     return JSONResponse([list_to_api(r) for r in rows])
 
@@ -34,21 +35,17 @@ async def index(request: Request) -> Response:
 async def create(request: Request) -> Response:
     identity = await authenticate(request, "write:lists")
     params = await read_params(request)
-    title = params.get("title")
-    if not isinstance(title, str):
+    title = string(params, "title")
+    if title is None:
         raise unprocessable("Title can't be blank", "title")
-    try:
-        async with runtime_of(request).transaction() as session:
-            row = await domain.create_list(session, identity.actor_id, title, _policy(params),
-                                           boolean(params.get("exclusive")))
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    async with writing(request) as session:
+        row = await domain.create_list(session, identity.actor_id, title, _policy(params),
+                                       boolean(params.get("exclusive")))
     return JSONResponse(list_to_api(row))
 
 
 def _policy(params: dict[str, Any]) -> str | None:
-    value = params.get("replies_policy")
-    return value if isinstance(value, str) and value else None
+    return string(params, "replies_policy") or None
 
 
 async def one(request: Request) -> Response:
@@ -56,28 +53,20 @@ async def one(request: Request) -> Response:
     list_id = path_id(request)
     if request.method == "GET":
         identity = await authenticate(request, "read:lists")
-        async with runtime_of(request).sessions() as session:
-            try:
-                row = await domain.get_list(session, identity.actor_id, list_id)
-            except domain.TimelineError as exc:
-                raise domain_errors(exc) from None
+        async with reading(request) as session:
+            row = await domain.get_list(session, identity.actor_id, list_id)
         return JSONResponse(list_to_api(row))
     identity = await authenticate(request, "write:lists")
-    try:
-        if request.method == "DELETE":
-            async with runtime_of(request).transaction() as session:
-                await domain.delete_list(session, identity.actor_id, list_id)
-            return JSONResponse({})
-        params = await read_params(request)
-        title = params.get("title")
-        exclusive = params.get("exclusive")
-        async with runtime_of(request).transaction() as session:
-            row = await domain.update_list(session, identity.actor_id, list_id,
-                                           title=title if isinstance(title, str) else None,
-                                           replies_policy=_policy(params),
-                                           exclusive=None if exclusive is None else boolean(exclusive))
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    if request.method == "DELETE":
+        async with writing(request) as session:
+            await domain.delete_list(session, identity.actor_id, list_id)
+        return JSONResponse({})
+    params = await read_params(request)
+    exclusive = params.get("exclusive")
+    async with writing(request) as session:
+        row = await domain.update_list(session, identity.actor_id, list_id, title=string(params, "title"),
+                                       replies_policy=_policy(params),
+                                       exclusive=None if exclusive is None else boolean(exclusive))
     return JSONResponse(list_to_api(row))
 
 
@@ -89,24 +78,18 @@ async def accounts(request: Request) -> Response:
         everything = request.query_params.get("limit") == "0"
         page = None if everything else Page.from_request(request, MEMBERS_DEFAULT_LIMIT, MEMBERS_MAX_LIMIT)
         settings = runtime_of(request).settings
-        async with runtime_of(request).sessions() as session:
-            try:
-                members = await domain.list_accounts(session, identity.actor_id, list_id, page)
-            except domain.TimelineError as exc:
-                raise domain_errors(exc) from None
+        async with reading(request) as session:
+            members = await domain.list_accounts(session, identity.actor_id, list_id, page)
         headers = {} if everything else link_header(request, [a.id for a in members])
         return JSONResponse([account_to_api(a, settings) for a in members], headers=headers)
     identity = await authenticate(request, "write:lists")
     params = await read_params(request)
     ids = [id_value(v, "account_ids") for v in strings(params, "account_ids")]
-    try:
-        async with runtime_of(request).transaction() as session:
-            if request.method == "POST":
-                await domain.add_list_accounts(session, identity.actor_id, list_id, ids)
-            else:
-                await domain.remove_list_accounts(session, identity.actor_id, list_id, ids)
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    async with writing(request) as session:
+        if request.method == "POST":
+            await domain.add_list_accounts(session, identity.actor_id, list_id, ids)
+        else:
+            await domain.remove_list_accounts(session, identity.actor_id, list_id, ids)
     return JSONResponse({})
 
 
@@ -114,7 +97,7 @@ async def lists_with_account(request: Request) -> Response:
     """GET /api/v1/accounts/:id/lists: the viewer's lists this account belongs to."""
     identity = await authenticate(request, "read:lists")
     account_id = path_id(request)
-    async with runtime_of(request).sessions() as session:
+    async with reading(request) as session:
         rows = await domain.lists_containing(session, identity.actor_id, account_id)
     return JSONResponse([list_to_api(r) for r in rows])
 

@@ -10,9 +10,10 @@ from starlette.routing import BaseRoute, Route
 
 from actors import timelines as domain
 from fediverse.api.auth import authenticate
+from fediverse.api.domain_calls import reading, runtime_of
 from fediverse.api.errors import unprocessable
+from fediverse.api.params import read_params, strings, unfold
 from fediverse.api.serializers.accounts import iso
-from fediverse.api.timelines import read_params, runtime_of, strings, unfold
 from fediverse.models import Marker
 
 
@@ -24,7 +25,7 @@ async def index(request: Request) -> Response:
     """Only the timelines asked for (`timeline[]`), like Mastodon."""
     identity = await authenticate(request, "read:statuses")
     timelines = strings(unfold(request.query_params.multi_items()), "timeline")
-    async with runtime_of(request).sessions() as session:
+    async with reading(request) as session:
         markers = await domain.get_markers(session, identity.actor_id, timelines)
     return JSONResponse({name: marker_to_api(m) for name, m in markers.items()})
 

@@ -8,6 +8,8 @@ federates the change). All the work is in fediverse.media; this module only maps
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -17,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from fediverse.api.auth import authenticate
 from fediverse.api.errors import ApiError, not_found, unprocessable
+from fediverse.api.params import is_json, json_body, path_id, string
 from fediverse.api.serializers.statuses import media_to_api
 from fediverse.media import (
     MAX_UPLOAD_BYTES,
@@ -33,13 +36,6 @@ from fediverse.runtime import Runtime
 SCOPE = "write:media"
 
 
-def _media_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isdigit() or int(raw) >= 2**63:
-        raise not_found()
-    return int(raw)
-
-
 async def _file_bytes(value: Any, limit: int = MAX_UPLOAD_BYTES) -> bytes | None:
     """The content of a multipart file field (one byte over the limit, so the size check can say so)."""
     if isinstance(value, UploadFile):
@@ -47,34 +43,44 @@ async def _file_bytes(value: Any, limit: int = MAX_UPLOAD_BYTES) -> bytes | None
     return None
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+async def _caller(request: Request) -> tuple[int, Runtime]:
+    """The uploading account (media are always someone's own) and the runtime."""
+    identity = await authenticate(request, SCOPE)
+    return identity.actor_id, request.app.state.runtime
 
 
 async def _form(request: Request) -> FormData:
     return await request.form(max_files=2, max_fields=20)
 
 
-def _invalid(exc: MediaError) -> ApiError:
-    return unprocessable(str(exc), exc.field)
+@contextmanager
+def _media_errors() -> Iterator[None]:
+    """The media domain's refusals as Mastodon's errors: not the caller's or no such upload is a 404,
+    an unusable upload or one a status still uses is a 422."""
+    try:
+        yield
+    except MediaNotFound as exc:
+        raise not_found() from exc
+    except MediaInUse as exc:
+        raise ApiError(422, "Media attachment is currently used by a status") from exc
+    except MediaError as exc:
+        raise unprocessable(str(exc), exc.field) from exc
 
 
 async def upload(request: Request) -> JSONResponse:
     """POST /api/v1/media and /api/v2/media: fields `file`, optional `thumbnail`, `description`, `focus`."""
-    identity = await authenticate(request, SCOPE)
-    runtime: Runtime = request.app.state.runtime
+    actor_id, runtime = await _caller(request)
     form = await _form(request)
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise unprocessable("File can't be blank", "file")
         data = await _file_bytes(file) or b""
-        row = await create_attachment(
-            runtime, identity.actor_id, data, filename=file.filename, declared_type=file.content_type,
-            thumbnail=await _file_bytes(form.get("thumbnail")), description=_text(form.get("description")),
-            focus=_text(form.get("focus")))
-    except MediaError as exc:
-        raise _invalid(exc) from exc
+        with _media_errors():
+            row = await create_attachment(
+                runtime, actor_id, data, filename=file.filename, declared_type=file.content_type,
+                thumbnail=await _file_bytes(form.get("thumbnail")), description=string(form, "description"),
+                focus=string(form, "focus"))
     finally:
         await form.close()
     return JSONResponse(media_to_api(row, runtime.settings))
@@ -82,42 +88,27 @@ async def upload(request: Request) -> JSONResponse:
 
 async def show(request: Request) -> JSONResponse:
     """GET /api/v1/media/:id: the caller's unposted upload (always processed: 200, never 206)."""
-    identity = await authenticate(request, SCOPE)
-    runtime: Runtime = request.app.state.runtime
-    try:
-        row = await find_unattached(runtime, identity.actor_id, _media_id(request))
-    except MediaNotFound as exc:
-        raise not_found() from exc
+    actor_id, runtime = await _caller(request)
+    with _media_errors():
+        row = await find_unattached(runtime, actor_id, path_id(request))
     return JSONResponse(media_to_api(row, runtime.settings))
 
 
 async def update(request: Request) -> JSONResponse:
     """PUT /api/v1/media/:id: `description`, `focus` and/or `thumbnail`, form or JSON encoded."""
-    identity = await authenticate(request, SCOPE)
-    runtime: Runtime = request.app.state.runtime
-    media_id = _media_id(request)
+    actor_id, runtime = await _caller(request)
+    media_id = path_id(request)
     form: FormData | None = None
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            params = await request.json()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "The request body is not valid JSON") from exc
-        if not isinstance(params, dict):
-            raise ApiError(400, "The request body must be a JSON object")
+    if is_json(request):
+        params: Mapping[str, Any] = await json_body(request)
     else:
-        form = await _form(request)
-        params = dict(form)
+        params = form = await _form(request)
     try:
-        description = params.get("description")
-        focus = params.get("focus")
-        row = await update_attachment(
-            runtime, identity.actor_id, media_id, description=description if isinstance(description, str) else None,
-            description_given="description" in params, focus=focus if isinstance(focus, str) else None,
-            thumbnail=await _file_bytes(params.get("thumbnail")))
-    except MediaNotFound as exc:
-        raise not_found() from exc
-    except MediaError as exc:
-        raise _invalid(exc) from exc
+        with _media_errors():
+            row = await update_attachment(
+                runtime, actor_id, media_id, description=string(params, "description"),
+                description_given="description" in params, focus=string(params, "focus"),
+                thumbnail=await _file_bytes(params.get("thumbnail")))
     finally:
         if form is not None:
             await form.close()
@@ -126,14 +117,9 @@ async def update(request: Request) -> JSONResponse:
 
 async def destroy(request: Request) -> JSONResponse:
     """DELETE /api/v1/media/:id (Mastodon 4.4): only while the upload is not used by a status."""
-    identity = await authenticate(request, SCOPE)
-    runtime: Runtime = request.app.state.runtime
-    try:
-        await delete_attachment(runtime, identity.actor_id, _media_id(request))
-    except MediaNotFound as exc:
-        raise not_found() from exc
-    except MediaInUse as exc:
-        raise ApiError(422, "Media attachment is currently used by a status") from exc
+    actor_id, runtime = await _caller(request)
+    with _media_errors():
+        await delete_attachment(runtime, actor_id, path_id(request))
     return JSONResponse({})
 
 

@@ -12,19 +12,12 @@ from starlette.routing import BaseRoute, Route
 
 from actors import timelines as domain
 from fediverse.api.auth import authenticate
-from fediverse.api.errors import unprocessable
+from fediverse.api.domain_calls import reading, runtime_of, writing
+from fediverse.api.errors import not_found
 from fediverse.api.pagination import Page, link_header
+from fediverse.api.params import id_value, optional_id, path_id, query_int, read_params, strings, unfold
 from fediverse.api.serializers.accounts import account_to_api, iso
-from fediverse.api.timelines import (
-    domain_errors,
-    id_value,
-    path_id,
-    read_params,
-    render_statuses,
-    runtime_of,
-    strings,
-    unfold,
-)
+from fediverse.api.serializers.statuses import render_statuses
 from fediverse.config import Settings
 from fediverse.models import Actor, Notification, Status
 
@@ -63,11 +56,9 @@ async def render_notifications(session: AsyncSession, settings: Settings, viewer
 
 
 def _type_filters(params: dict[str, Any]) -> dict[str, Any]:
-    account = params.get("account_id")
     asked = strings(params, "types")
     return {"types": [t for t in asked if t in domain.NOTIFICATION_TYPES] if asked else None,
-            "exclude_types": strings(params, "exclude_types"),
-            "account_id": id_value(account, "account_id") if account not in (None, "") else None}
+            "exclude_types": strings(params, "exclude_types"), "account_id": optional_id(params, "account_id")}
 
 
 async def index(request: Request) -> Response:
@@ -75,7 +66,7 @@ async def index(request: Request) -> Response:
     params = unfold(request.query_params.multi_items())
     page = Page.from_request(request, DEFAULT_LIMIT, MAX_LIMIT)
     settings = runtime_of(request).settings
-    async with runtime_of(request).sessions() as session:
+    async with reading(request) as session:
         filters = await domain.FilterSet.load(session, identity.actor_id, "notifications")
         rows = await domain.notifications_page(session, identity.actor_id, page, filters=filters,
                                                **_type_filters(params))
@@ -86,16 +77,12 @@ async def index(request: Request) -> Response:
 async def one(request: Request) -> Response:
     identity = await authenticate(request, "read:notifications")
     notification_id = path_id(request)
-    settings = runtime_of(request).settings
-    async with runtime_of(request).sessions() as session:
-        try:
-            row = await domain.get_notification(session, identity.actor_id, notification_id)
-        except domain.TimelineError as exc:
-            raise domain_errors(exc) from None
+    async with reading(request) as session:
+        row = await domain.get_notification(session, identity.actor_id, notification_id)
         filters = await domain.FilterSet.load(session, identity.actor_id, "notifications")
-        docs = await render_notifications(session, settings, identity.actor_id, [row], filters)
+        docs = await render_notifications(session, runtime_of(request).settings, identity.actor_id, [row], filters)
     if not docs:
-        raise domain_errors(domain.Missing("Record not found"))
+        raise not_found()
     return JSONResponse(docs[0])
 
 
@@ -103,12 +90,8 @@ async def unread_count(request: Request) -> Response:
     """Notifications after the `notifications` marker, up to `limit` (default 100, at most 1000)."""
     identity = await authenticate(request, "read:notifications")
     params = unfold(request.query_params.multi_items())
-    raw = params.get("limit")
-    try:
-        limit = int(raw) if isinstance(raw, str) and raw else UNREAD_DEFAULT_LIMIT
-    except ValueError:
-        raise unprocessable("limit must be a number", "limit") from None
-    async with runtime_of(request).sessions() as session:
+    limit = query_int(request, "limit", UNREAD_DEFAULT_LIMIT)
+    async with reading(request) as session:
         count = await domain.unread_notifications(session, identity.actor_id,
                                                   limit=max(1, min(limit, UNREAD_MAX_LIMIT)), **_type_filters(params))
     return JSONResponse({"count": count})
@@ -116,7 +99,7 @@ async def unread_count(request: Request) -> Response:
 
 async def clear(request: Request) -> Response:
     identity = await authenticate(request, "write:notifications")
-    async with runtime_of(request).transaction() as session:
+    async with writing(request) as session:
         await domain.clear_notifications(session, identity.actor_id)
     return JSONResponse({})
 
@@ -128,11 +111,8 @@ async def dismiss(request: Request) -> Response:
         notification_id = path_id(request)
     else:
         notification_id = id_value((await read_params(request)).get("id"))
-    try:
-        async with runtime_of(request).transaction() as session:
-            await domain.dismiss_notification(session, identity.actor_id, notification_id)
-    except domain.TimelineError as exc:
-        raise domain_errors(exc) from None
+    async with writing(request) as session:
+        await domain.dismiss_notification(session, identity.actor_id, notification_id)
     return JSONResponse({})
 
 

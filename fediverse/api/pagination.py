@@ -10,16 +10,11 @@ from urllib.parse import urlencode
 from sqlalchemy import Select
 from starlette.requests import Request
 
-from fediverse.api.errors import ApiError
+from fediverse.api.params import optional_id, query_int
 
 
 def _id_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    if not value.isdigit() or len(value) > 19:
-        raise ApiError(422, f"Validation failed: {name} must be an id")
-    return int(value)
+    return optional_id(request.query_params, name)
 
 
 @dataclass(frozen=True)
@@ -31,11 +26,7 @@ class Page:
 
     @classmethod
     def from_request(cls, request: Request, default: int = 20, maximum: int = 40) -> Page:
-        raw = request.query_params.get("limit", "")
-        try:
-            limit = int(raw) if raw else default
-        except ValueError:
-            raise ApiError(422, "Validation failed: limit must be a number") from None
+        limit = query_int(request, "limit", default)
         return cls(_id_param(request, "max_id"), _id_param(request, "since_id"), _id_param(request, "min_id"),
                    max(1, min(limit, maximum)))
 

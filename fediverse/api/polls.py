@@ -8,10 +8,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.api.auth import authenticate, optional_identity
+from fediverse.api.auth import authenticate, optional_identity, viewer_of
+from fediverse.api.domain_calls import command, runtime_of
 from fediverse.api.errors import not_found
+from fediverse.api.params import as_list, id_value, path_id, read_params
 from fediverse.api.serializers.statuses import poll_to_api
-from fediverse.api.statuses import as_id, as_list, command, path_id, read_params, runtime_of, viewer_of, visible_status
+from fediverse.api.statuses import visible_status
 from fediverse.models import Poll, PollVote
 from fediverse.runtime import Runtime
 from outbox.commands import Outbox
@@ -46,7 +48,7 @@ async def vote(request: Request) -> Response:
         if poll is None:
             raise not_found()
         await visible_status(session, identity.actor_id, poll.status_id)
-    choices = [int(as_id(c, "choices")) for c in as_list((await read_params(request)).get("choices"))]
+    choices = [id_value(c, "choices") for c in as_list((await read_params(request)).get("choices"))]
     await command(Outbox(runtime).vote(identity.actor_id, poll_id, choices))
     async with runtime.sessions() as session:
         return await _poll_json(session, runtime, identity.actor_id, poll_id)

@@ -20,9 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from actors.remote import ActorResolver
-from fediverse.api.auth import Identity, optional_identity
+from fediverse.api.auth import Identity, optional_identity, viewer_of
 from fediverse.api.errors import ApiError
 from fediverse.api.pagination import Page
+from fediverse.api.params import id_value, query_int, truthy
 from fediverse.api.serializers.accounts import account_to_api
 from fediverse.api.serializers.statuses import StatusRenderer
 from fediverse.config import Settings
@@ -36,11 +37,6 @@ TYPES = ("accounts", "hashtags", "statuses")
 HISTORY_DAYS = 7
 MAX_WORDS = 8
 TAG_RE = re.compile(r"\w{1,100}")
-TRUE = frozenset({"1", "true", "on", "yes"})
-
-
-def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in TRUE
 
 
 def like_escape(text: str) -> str:
@@ -238,18 +234,6 @@ async def search_statuses(session: AsyncSession, q: str, *, viewer_id: int, acco
 
 # -- endpoint ------------------------------------------------------------------------------------
 
-def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.query_params.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(422, f"Validation failed: {name} must be a number") from None
-    value = max(0, value)
-    return min(value, maximum) if maximum is not None else value
-
-
 def _is_url(q: str) -> bool:
     text = q.strip()
     return text.startswith(("https://", "http://")) and " " not in text
@@ -258,7 +242,7 @@ def _is_url(q: str) -> bool:
 async def _search(request: Request, *, v1: bool) -> Response:
     runtime: Runtime = request.app.state.runtime
     identity = await optional_identity(request, "read:search")
-    viewer_id = identity.actor.id if identity is not None and identity.actor is not None else None
+    viewer_id = viewer_of(identity)
     params = request.query_params
     q = (params.get("q") or "").strip()
     if not q:
@@ -267,14 +251,13 @@ async def _search(request: Request, *, v1: bool) -> Response:
     if kind is not None and kind not in TYPES:
         raise ApiError(422, "Validation failed: type must be accounts, hashtags or statuses")
     resolve = truthy(params.get("resolve"))
-    offset = _int_param(request, "offset", 0)
-    limit = _int_param(request, "limit", 20, 40) or 20
+    offset = max(0, query_int(request, "offset", 0))
+    limit = max(0, min(query_int(request, "limit", 20), 40)) or 20
     if viewer_id is None and (resolve or offset):
         raise ApiError(401, "Search queries that resolve remote resources or use pagination are not "
                             "supported without authentication")
-    account_id = params.get("account_id")
-    if account_id is not None and (not account_id.isdigit() or len(account_id) > 19):
-        raise ApiError(422, "Validation failed: account_id must be an id")
+    account = params.get("account_id")
+    account_id = id_value(account, "account_id") if account is not None else None
     page = Page.from_request(request, default=limit, maximum=40)
     settings = runtime.settings
     result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
@@ -299,7 +282,7 @@ async def _search(request: Request, *, v1: bool) -> Response:
             result["hashtags"] = names if v1 else await render_tags(session, settings, names, identity)
         if kind in (None, "statuses") and viewer_id is not None:
             statuses = await search_statuses(session, q, viewer_id=viewer_id,
-                                             account_id=int(account_id) if account_id else None,
+                                             account_id=account_id,
                                              page=page, offset=offset)
             result["statuses"] = await StatusRenderer(session, settings, viewer_id).render(statuses)
     return JSONResponse(result)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from actors import bookmarks
-from fediverse.api.auth import Identity, authenticate, optional_identity
+from fediverse.api.auth import Identity, authenticate, optional_identity, viewer_of
+from fediverse.api.domain_calls import command, runtime_of
 from fediverse.api.errors import ApiError, not_found, unprocessable
 from fediverse.api.misc import scheduled_to_api
 from fediverse.api.pagination import Page, link_header
+from fediverse.api.params import as_list, flag, id_value, int_value, path_id, read_params, text_value
 from fediverse.api.serializers.accounts import account_to_api, iso
 from fediverse.api.serializers.statuses import StatusRenderer, media_to_api
 from fediverse.as2 import parse_datetime
@@ -40,125 +42,13 @@ from fediverse.models import (
 )
 from fediverse.runtime import Runtime
 from fediverse.sanitize import html_to_text
-from outbox.commands import CommandError, NotFound, Outbox, PollSpec, StatusDraft
+from outbox.commands import Outbox, PollSpec, StatusDraft
 
-T = TypeVar("T")
 MAX_IDS = 20  # GET /api/v1/statuses?id[]=... (Mastodon's DEFAULT_STATUSES_LIMIT)
 MAX_ANCESTORS = 40
 MAX_DESCENDANTS = 400
 MAX_DEPTH = 64
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-TRUE = frozenset({"1", "true", "t", "on", "yes", "y"})
-
-
-# -- parameters -------------------------------------------------------------------------------------
-# Clients send the same parameters as a query string, a form (`media_ids[]`, `poll[options][]`) or
-# JSON (`"media_ids": [...]`, `"poll": {...}`); all become one nested dict.
-
-def _assign(target: dict[str, Any], path: list[str], value: Any) -> None:
-    head, rest = path[0], path[1:]
-    if not rest:
-        target[head] = value
-    elif rest == [""]:
-        current = target.get(head)
-        if not isinstance(current, list):
-            current = target[head] = []
-        current.append(value)
-    else:
-        child = target.get(head)
-        if not isinstance(child, dict):
-            child = target[head] = {}
-        _assign(child, rest, value)
-
-
-def _merge(params: dict[str, Any], items: Sequence[tuple[str, Any]]) -> None:
-    for key, value in items:
-        head = key.split("[", 1)[0]
-        path = [head, *re.findall(r"\[([^\]]*)\]", key[len(head):])] if head else [key]
-        _assign(params, path, value)
-
-
-async def read_params(request: Request) -> dict[str, Any]:
-    """Query string, then the body (form or JSON) on top."""
-    params: dict[str, Any] = {}
-    _merge(params, request.query_params.multi_items())
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/json":
-        raw = await request.body()
-        if raw.strip():
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise ApiError(400, "The request body is not valid JSON") from None
-            if isinstance(body, dict):
-                _merge(params, [(k, v) for k, v in body.items()])
-    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        _merge(params, [(k, v) for k, v in form.multi_items() if isinstance(v, str)])
-    return params
-
-
-def as_bool(value: Any) -> bool | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in TRUE
-
-
-def as_list(value: Any) -> list[Any]:
-    """A list parameter: `x[]=..`, a JSON list, Rails-style `x[0]=..`, or a single value."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)]
-    return [value]
-
-
-def as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, dict)):
-        raise unprocessable("expected a text value")
-    return str(value)
-
-
-def as_id(value: Any, field: str) -> int:
-    text = str(value).strip()
-    if not text.isdigit() or len(text) > 19:
-        raise unprocessable(f"{field} must be an id", field)
-    return int(text)
-
-
-def as_int(value: Any, field: str) -> int:
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise unprocessable(f"{field} must be a number", field) from None
-
-
-def path_id(request: Request, name: str = "id") -> int:
-    """Ids in paths are strings of digits; anything else is simply not found."""
-    value = request.path_params.get(name, "")
-    if not value.isdigit() or len(value) > 19:
-        raise not_found()
-    return int(value)
-
-
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-async def command(action: Awaitable[T]) -> T:
-    """Run an outbox command; its refusals become Mastodon's 404 / 422."""
-    try:
-        return await action
-    except NotFound as exc:
-        raise not_found() from exc
-    except CommandError as exc:
-        raise unprocessable(str(exc)) from exc
 
 
 # -- who may read what ------------------------------------------------------------------------------
@@ -217,10 +107,6 @@ async def visible_status(session: AsyncSession, viewer_id: int | None, status_id
     return status
 
 
-def viewer_of(identity: Identity | None) -> int | None:
-    return identity.actor.id if identity is not None and identity.actor is not None else None
-
-
 async def render_status(runtime: Runtime, viewer_id: int | None, status_id: int,
                         extra: dict[str, Any] | None = None) -> JSONResponse:
     async with runtime.sessions() as session:
@@ -243,12 +129,12 @@ def poll_spec(value: Any) -> PollSpec | None:
     options = [str(o) for o in as_list(value.get("options"))]
     if "expires_in" not in value:
         raise unprocessable("poll[expires_in] is required", "poll")
-    return PollSpec(options, as_int(value.get("expires_in"), "poll[expires_in]"),
-                    bool(as_bool(value.get("multiple"))), bool(as_bool(value.get("hide_totals"))))
+    return PollSpec(options, int_value(value.get("expires_in"), "poll[expires_in]"),
+                    bool(flag(value.get("multiple"))), bool(flag(value.get("hide_totals"))))
 
 
 def language_of(value: Any) -> str | None:
-    text = as_text(value)
+    text = text_value(value)
     return text.lower() if text and LANGUAGE_RE.match(text) else None
 
 
@@ -256,21 +142,21 @@ async def draft_from(session: AsyncSession, identity: Identity, params: dict[str
     """The client's parameters, with the user's defaults (visibility, sensitive, language)."""
     user = identity.user
     reply_to = params.get("in_reply_to_id")
-    in_reply_to_id = as_id(reply_to, "in_reply_to_id") if reply_to not in (None, "") else None
+    in_reply_to_id = id_value(reply_to, "in_reply_to_id") if reply_to not in (None, "") else None
     if in_reply_to_id is not None:
         try:
             await visible_status(session, identity.actor_id, in_reply_to_id)
         except ApiError:
             raise ApiError(404, "The post you are trying to reply to does not appear to exist.") from None
-    sensitive = as_bool(params.get("sensitive"))
+    sensitive = flag(params.get("sensitive"))
     return StatusDraft(
-        text=as_text(params.get("status")) or "",
-        spoiler_text=as_text(params.get("spoiler_text")) or "",
-        visibility=as_text(params.get("visibility")) or (user.default_visibility if user else "public"),
+        text=text_value(params.get("status")) or "",
+        spoiler_text=text_value(params.get("spoiler_text")) or "",
+        visibility=text_value(params.get("visibility")) or (user.default_visibility if user else "public"),
         sensitive=sensitive if sensitive is not None else bool(user and user.default_sensitive),
         language=language_of(params.get("language")) or (user.default_language if user else None) or None,
         in_reply_to_id=in_reply_to_id,
-        media_ids=[as_id(v, "media_ids") for v in as_list(params.get("media_ids"))],
+        media_ids=[id_value(v, "media_ids") for v in as_list(params.get("media_ids"))],
         poll=poll_spec(params.get("poll")),
     )
 
@@ -283,7 +169,7 @@ async def create_status(request: Request) -> Response:
         draft = await draft_from(session, identity, params)
     scheduled_at = None
     if params.get("scheduled_at") not in (None, ""):
-        scheduled_at = parse_datetime(as_text(params.get("scheduled_at")))
+        scheduled_at = parse_datetime(text_value(params.get("scheduled_at")))
         if scheduled_at is None:
             raise unprocessable("scheduled_at must be an ISO 8601 date", "scheduled_at")
     outbox = Outbox(runtime)
@@ -334,7 +220,7 @@ async def delete_status(request: Request) -> Response:
         return response
     source = status.source_text if status.source_text is not None else html_to_text(status.content)
     response = await render_status(runtime, identity.actor_id, status.id, {"text": source})
-    delete_media = as_bool((await read_params(request)).get("delete_media"))
+    delete_media = flag((await read_params(request)).get("delete_media"))
     await command(outbox.delete_status(identity.actor_id, status.id, keep_media=not delete_media))
     return response
 
@@ -342,8 +228,7 @@ async def delete_status(request: Request) -> Response:
 # -- reading ----------------------------------------------------------------------------------------
 
 async def show_status(request: Request) -> Response:
-    identity = await optional_identity(request, "read:statuses")
-    viewer = viewer_of(identity)
+    viewer = viewer_of(await optional_identity(request, "read:statuses"))
     runtime = runtime_of(request)
     async with runtime.sessions() as session:
         status = await visible_status(session, viewer, path_id(request))
@@ -352,11 +237,10 @@ async def show_status(request: Request) -> Response:
 
 async def list_statuses(request: Request) -> Response:
     """GET /api/v1/statuses?id[]=1&id[]=2: the readable ones, in the order asked."""
-    identity = await optional_identity(request, "read:statuses")
-    viewer = viewer_of(identity)
+    viewer = viewer_of(await optional_identity(request, "read:statuses"))
     runtime = runtime_of(request)
     params = await read_params(request)
-    ids = list(dict.fromkeys(as_id(v, "id") for v in as_list(params.get("id"))))
+    ids = list(dict.fromkeys(id_value(v, "id") for v in as_list(params.get("id"))))
     if len(ids) > MAX_IDS:
         raise unprocessable(f"at most {MAX_IDS} ids", "id")
     async with runtime.sessions() as session:
@@ -368,8 +252,7 @@ async def list_statuses(request: Request) -> Response:
 async def status_context(request: Request) -> Response:
     """Ancestors (oldest first) and descendants (depth first, like Mastodon), readable ones only;
     bounded in depth and size so a huge thread costs a bounded number of queries."""
-    identity = await optional_identity(request, "read:statuses")
-    viewer = viewer_of(identity)
+    viewer = viewer_of(await optional_identity(request, "read:statuses"))
     runtime = runtime_of(request)
     async with runtime.sessions() as session:
         status = await visible_status(session, viewer, path_id(request))
@@ -411,8 +294,7 @@ async def status_context(request: Request) -> Response:
 
 async def status_history(request: Request) -> Response:
     """Every version, oldest first, the current one last (Mastodon's StatusEdit entities)."""
-    identity = await optional_identity(request, "read:statuses")
-    viewer = viewer_of(identity)
+    viewer = viewer_of(await optional_identity(request, "read:statuses"))
     runtime = runtime_of(request)
     async with runtime.sessions() as session:
         status = await visible_status(session, viewer, path_id(request))
@@ -503,58 +385,37 @@ async def reblog(request: Request) -> Response:
     return await render_status(runtime, identity.actor_id, boost.id)
 
 
-async def unreblog(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:statuses")
-    await command(Outbox(runtime).unboost(identity.actor_id, status.id))
-    return await render_status(runtime, identity.actor_id, status.id)
+StatusAction = Callable[[Runtime, int, Status], Awaitable[Any]]
 
 
-async def favourite(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:favourites")
-    await command(Outbox(runtime).favourite(identity.actor_id, status.id))
-    return await render_status(runtime, identity.actor_id, status.id)
+def _status_action(scope: str, act: StatusAction) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that acts on a status and answers with it, as the acting account now sees it."""
+    async def endpoint(request: Request) -> Response:
+        identity, runtime, status = await _target(request, scope)
+        await act(runtime, identity.actor_id, status)
+        return await render_status(runtime, identity.actor_id, status.id)
+
+    return endpoint
 
 
-async def unfavourite(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:favourites")
-    await command(Outbox(runtime).unfavourite(identity.actor_id, status.id))
-    return await render_status(runtime, identity.actor_id, status.id)
-
-
-async def bookmark(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:bookmarks")
-    await bookmarks.bookmark(runtime, identity.actor_id, status.id)
-    return await render_status(runtime, identity.actor_id, status.id)
-
-
-async def unbookmark(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:bookmarks")
-    await bookmarks.unbookmark(runtime, identity.actor_id, status.id)
-    return await render_status(runtime, identity.actor_id, status.id)
-
-
-async def pin(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:accounts")
-    await command(Outbox(runtime).pin(identity.actor_id, status.id))
-    return await render_status(runtime, identity.actor_id, status.id)
-
-
-async def unpin(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:accounts")
-    await command(Outbox(runtime).pin(identity.actor_id, status.id, pinned=False))
-    return await render_status(runtime, identity.actor_id, status.id)
-
-
-async def mute(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:mutes")
-    await bookmarks.mute_conversation(runtime, identity.actor_id, status)
-    return await render_status(runtime, identity.actor_id, status.id)
-
-
-async def unmute(request: Request) -> Response:
-    identity, runtime, status = await _target(request, "write:mutes")
-    await bookmarks.unmute_conversation(runtime, identity.actor_id, status)
-    return await render_status(runtime, identity.actor_id, status.id)
+unreblog = _status_action("write:statuses", lambda runtime, actor_id, status: command(
+    Outbox(runtime).unboost(actor_id, status.id)))
+favourite = _status_action("write:favourites", lambda runtime, actor_id, status: command(
+    Outbox(runtime).favourite(actor_id, status.id)))
+unfavourite = _status_action("write:favourites", lambda runtime, actor_id, status: command(
+    Outbox(runtime).unfavourite(actor_id, status.id)))
+bookmark = _status_action("write:bookmarks", lambda runtime, actor_id, status: bookmarks.bookmark(
+    runtime, actor_id, status.id))
+unbookmark = _status_action("write:bookmarks", lambda runtime, actor_id, status: bookmarks.unbookmark(
+    runtime, actor_id, status.id))
+pin = _status_action("write:accounts", lambda runtime, actor_id, status: command(
+    Outbox(runtime).pin(actor_id, status.id)))
+unpin = _status_action("write:accounts", lambda runtime, actor_id, status: command(
+    Outbox(runtime).pin(actor_id, status.id, pinned=False)))
+mute = _status_action("write:mutes", lambda runtime, actor_id, status: bookmarks.mute_conversation(
+    runtime, actor_id, status))
+unmute = _status_action("write:mutes", lambda runtime, actor_id, status: bookmarks.unmute_conversation(
+    runtime, actor_id, status))
 
 
 PREFIX = "/api/v1/statuses"

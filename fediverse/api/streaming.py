@@ -29,9 +29,10 @@ from actors import timelines as domain
 from fediverse.api.auth import Identity, identify
 from fediverse.api.errors import ApiError
 from fediverse.api.notifications import render_notifications
+from fediverse.api.params import truthy
 from fediverse.api.scopes import allows
 from fediverse.api.serializers.accounts import account_to_api
-from fediverse.api.timelines import render_statuses
+from fediverse.api.serializers.statuses import render_statuses
 from fediverse.events import Event
 from fediverse.models import Actor, ConversationState, ListMember, Mention, Status, UserList
 from fediverse.runtime import Runtime
@@ -319,7 +320,6 @@ SSE_PATHS = {
     "/api/v1/streaming/list": "list",
     "/api/v1/streaming/direct": "direct",
 }
-TRUE = frozenset({"1", "true", "on", "yes"})
 
 
 async def event_stream(request: Request) -> Response:
@@ -327,7 +327,7 @@ async def event_stream(request: Request) -> Response:
     identity = await identify(request)
     params = request.query_params
     name = SSE_PATHS.get(request.url.path) or params.get("stream")
-    if name in ("public", "public:local", "public:remote") and params.get("only_media", "").lower() in TRUE:
+    if name in ("public", "public:local", "public:remote") and truthy(params.get("only_media")):
         name = f"{name}:media"
     channel = await open_channel(runtime, identity, name, params.get("tag"), params.get("list"))
     return EventStreamResponse(runtime, identity, channel)

@@ -7,9 +7,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fediverse.as2 import id_of
+from fediverse.as2 import id_of, type_of
 from fediverse.models import Actor, Follow
-from inbox.context import ActivityRejected, InboxContext
+from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
+
+
+def answered_follow(activity: dict[str, Any]) -> Any:
+    """The object of an Accept or Reject, when it can be a Follow (an id, or an embedded Follow)."""
+    obj = activity.get("object")
+    if isinstance(obj, dict) and type_of(obj) not in ("Follow", ""):
+        raise ActivityIgnored(f"{type_of(activity)} of {type_of(obj)} is not handled")
+    return obj
 
 
 async def follow_we_sent(ctx: InboxContext, session: AsyncSession, obj: Any) -> Follow:

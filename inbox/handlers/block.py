@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actors.notify import bump
+from actors.follows import cut_follows
 from fediverse.as2 import id_of
-from fediverse.models import Actor, Block, Follow
+from fediverse.models import Actor, Block
 from inbox.context import ActivityIgnored, InboxContext
 
 
@@ -22,11 +22,4 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
             raise ActivityIgnored("Block of an unknown local actor")
         if await session.scalar(select(Block.id).where(Block.uri == ctx.activity_uri)) is None:
             session.add(Block(uri=ctx.activity_uri, actor_id=ctx.sender.id, target_id=target.id))
-        for follower_id, followee_id in ((ctx.sender.id, target.id), (target.id, ctx.sender.id)):
-            follow = await session.scalar(select(Follow).where(Follow.follower_id == follower_id,
-                                                               Follow.followee_id == followee_id))
-            if follow is not None:
-                if follow.state == "accepted":
-                    await bump(session, Actor, followee_id, "followers_count", -1)
-                    await bump(session, Actor, follower_id, "following_count", -1)
-                await session.delete(follow)
+        await cut_follows(session, ctx.sender.id, target.id)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from actors.follows import drop_follow
 from actors.notify import bump
 from fediverse.as2 import id_of, type_of
 from fediverse.events import queue_event
@@ -31,10 +32,7 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
             follow = await session.scalar(select(Follow).where(Follow.follower_id == sender, or_(
                 Follow.uri == inner_id, Follow.followee_id == followee)))
             if follow is not None:
-                if follow.state == "accepted":
-                    await bump(session, Actor, follow.followee_id, "followers_count", -1)
-                    await bump(session, Actor, sender, "following_count", -1)
-                await session.delete(follow)
+                await drop_follow(session, follow)
                 return
         if inner_type in ("Like", ""):
             status_id = await session.scalar(select(Status.id).where(Status.uri == target)) if target else None

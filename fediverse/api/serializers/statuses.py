@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from actors.timelines import FilterSet
 from fediverse.api.serializers.accounts import account_to_api, acct, iso
+from fediverse.api.serializers.filters import filter_result_to_api
 from fediverse.config import Settings
 from fediverse.db import utcnow
 from fediverse.models import (
@@ -193,5 +195,16 @@ class StatusRenderer:
 
 
 async def render_statuses(session: AsyncSession, settings: Settings, viewer_id: int | None,
-                          statuses: Iterable[Status]) -> list[dict[str, Any]]:
-    return await StatusRenderer(session, settings, viewer_id).render(list(statuses))
+                          statuses: Sequence[Status], filters: FilterSet | None = None) -> list[dict[str, Any]]:
+    """Statuses as entities; a matching warn filter goes into `filtered` of the status it judged
+    (the boosted one for a boost, as Mastodon does)."""
+    docs = await StatusRenderer(session, settings, viewer_id).render(statuses)
+    if not filters:
+        return docs
+    pending = [s for s in statuses if (s.reblog_of_id or s.id) not in filters.results]
+    if pending:
+        await filters.keep(pending)
+    for doc in docs:
+        target = doc["reblog"] or doc
+        target["filtered"] = [filter_result_to_api(m) for m in filters.matches(int(target["id"]))]
+    return docs
