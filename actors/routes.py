@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from actors.remote import ActorResolver
-from actors.serializers import actor_to_as
+from actors.serializers import actor_to_as, instance_actor_to_as
 from actors.signed_requests import request_target, verify_signed_request
+from actors.territory import get_territory, list_communes
 from fediverse.as2 import AS_CONTEXT
 from fediverse.models import Actor, FeaturedStatus, Follow, OutgoingActivity, Status
 from fediverse.runtime import Runtime
@@ -92,9 +93,11 @@ async def instance_actor(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         actor = await session.scalar(select(Actor).where(Actor.uri == runtime.uris.instance_actor()))
+        territory = await get_territory(session)
+        communes = await list_communes(session)
     if actor is None:
         return _not_found()
-    return _as_response(actor_to_as(actor, runtime.uris))
+    return _as_response(instance_actor_to_as(actor, runtime.uris, territory, communes))
 
 
 async def _paged(request: Request, collection_id: str, total: int, query: Select[Any], render: Any) -> Response:

@@ -6,12 +6,24 @@ import json
 from typing import Any
 
 from fediverse.as2 import CONTEXT, format_datetime
-from fediverse.models import Actor
+from fediverse.models import Actor, Commune, Territory
 from fediverse.uris import Uris
 
 # Extension property carrying the kind of account (resident, association, ...) for peers that
 # want it; documented in FEDERATION.md. Plain JSON readers see the term in our context.
 KIND_PROPERTY = "territoryKind"
+# Extension property on the instance actor: the communes it serves, as a Collection of Places.
+TERRITORY_PROPERTY = "territory"
+# schema.org terms of the Place/PostalAddress shape Mobilizon reads (`schema:` is in CONTEXT).
+PLACE_TERMS = {
+    "PostalAddress": "schema:PostalAddress",
+    "address": {"@id": "schema:address", "@type": "schema:PostalAddress"},
+    "addressLocality": "schema:addressLocality",
+    "postalCode": "schema:postalCode",
+    "addressCountry": "schema:addressCountry",
+    "identifier": "schema:identifier",
+    "propertyID": "schema:propertyID",
+}
 
 
 def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
@@ -53,4 +65,41 @@ def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
         doc["alsoKnownAs"] = aliases
     if actor.updated:
         doc["updated"] = format_datetime(actor.updated)
+    return doc
+
+
+def commune_to_place(commune: Commune) -> dict[str, Any]:
+    """A commune as an AS2 `Place`: centre point, postal address, and its INSEE code.
+
+    Same shape as Mobilizon's `location` (floats for coordinates, schema.org PostalAddress) so
+    readers that already understand event locations understand communes too.
+    """
+    codes = commune.postal_code_list
+    address: dict[str, Any] = {"type": "PostalAddress", "addressLocality": commune.name, "addressCountry": "FR"}
+    if codes:
+        address["postalCode"] = codes[0]
+    return {
+        "type": "Place",
+        "name": commune.name,
+        "latitude": float(commune.latitude),
+        "longitude": float(commune.longitude),
+        "address": address,
+        "identifier": {"type": "PropertyValue", "propertyID": "INSEE", "name": "INSEE", "value": commune.insee},
+    }
+
+
+def instance_actor_to_as(actor: Actor, uris: Uris, territory: Territory | None,
+                         communes: list[Commune]) -> dict[str, Any]:
+    """The instance `Application` actor, plus the territory it serves (FEDERATION.md)."""
+    doc = actor_to_as(actor, uris)
+    if territory is None and not communes:
+        return doc
+    base_terms = doc["@context"][2]
+    doc["@context"] = [*doc["@context"][:2], {**base_terms, **PLACE_TERMS,
+                                              TERRITORY_PROPERTY: f"{uris.base}/ns#{TERRITORY_PROPERTY}"}]
+    collection: dict[str, Any] = {"type": "Collection", "totalItems": len(communes),
+                                  "items": [commune_to_place(c) for c in communes]}
+    if territory is not None:
+        collection["name"] = territory.name
+    doc[TERRITORY_PROPERTY] = collection
     return doc

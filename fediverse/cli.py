@@ -1,4 +1,4 @@
-"""The `fediverse` command: serve, worker, db upgrade, accounts, announcements, quickstart."""
+"""The `fediverse` command: serve, worker, db upgrade, accounts, announcements, territory, quickstart."""
 
 from __future__ import annotations
 
@@ -210,6 +210,72 @@ def cmd_announcements_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_territory_init(args: argparse.Namespace) -> int:
+    """Name the territory the instance serves (run again to rename it or change its kind)."""
+    from actors.territory import TerritoryError, init_territory
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        territory = await init_territory(session, args.name, args.kind)
+        return territory.name, territory.kind
+
+    try:
+        name, kind = asyncio.run(_with_session(settings, work))
+    except TerritoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Territory: {name} ({kind})")
+    return 0
+
+
+def cmd_territory_import(args: argparse.Namespace) -> int:
+    """Import communes from a CSV file: all rows are checked first, nothing is written on error."""
+    from actors.territory import CsvImportError, TerritoryError, import_communes, read_communes_file
+
+    settings = _settings(args)
+    try:
+        rows = read_communes_file(args.file)
+    except CsvImportError as exc:
+        print(f"error: {args.file}: nothing imported\n{exc}", file=sys.stderr)
+        return 2
+    except TerritoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        return await import_communes(session, rows)
+
+    result = asyncio.run(_with_session(settings, work))
+    unchanged = len(rows) - result.added - result.updated
+    print(f"Imported {len(rows)} communes from {args.file}: {result.added} added, {result.updated} updated, "
+          f"{unchanged} unchanged")
+    return 0
+
+
+def cmd_territory_show(args: argparse.Namespace) -> int:
+    from actors.territory import describe, get_territory, list_communes
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        return describe(await get_territory(session), await list_communes(session))
+
+    summary = asyncio.run(_with_session(settings, work))
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        return 0
+    if summary["name"] is None:
+        print("Territory: not set (run `fediverse territory init --name N --kind commune|intercommunality`)")
+    else:
+        print(f"Territory: {summary['name']} ({summary['kind']})")
+    print(f"Communes: {len(summary['communes'])}")
+    for commune in summary["communes"]:
+        print(f"  {commune['insee']:<6} {commune['name']:<32} {' '.join(commune['postal_codes']):<12} "
+              f"{commune['latitude']:.4f} {commune['longitude']:.4f}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """Local trial: migrate, make sure an admin exists (printing its login), then serve."""
     from actors.accounts import create_account, hash_password
@@ -298,6 +364,20 @@ def build_parser() -> argparse.ArgumentParser:
     ann_delete = ann_sub.add_parser("delete", help="withdraw an announcement")
     ann_delete.add_argument("id")
     ann_delete.set_defaults(func=cmd_announcements_delete)
+
+    territory = sub.add_parser("territory", help="the territory the instance serves and its communes")
+    ter_sub = territory.add_subparsers(dest="territory_command", required=True)
+    ter_init = ter_sub.add_parser("init", help="name the territory and say what it is")
+    ter_init.add_argument("--name", required=True, help='e.g. "Couesnon Marches de Bretagne"')
+    ter_init.add_argument("--kind", required=True, choices=["commune", "intercommunality"])
+    ter_init.set_defaults(func=cmd_territory_init)
+    ter_import = ter_sub.add_parser("import", help="add or update communes from a CSV file "
+                                                   "(insee,name,postal_code,latitude,longitude)")
+    ter_import.add_argument("file", metavar="FILE.csv")
+    ter_import.set_defaults(func=cmd_territory_import)
+    ter_show = ter_sub.add_parser("show", help="print the territory and its communes")
+    ter_show.add_argument("--json", action="store_true")
+    ter_show.set_defaults(func=cmd_territory_show)
     return parser
 
 

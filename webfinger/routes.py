@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 import fediverse
 from actors.accounts import find_local_actor
+from actors.territory import commune_codes, get_territory
 from fediverse import SOFTWARE_NAME, __version__
 from fediverse.config import Settings
 from fediverse.ids import id_floor
@@ -36,10 +37,12 @@ __all__ = [
     "NODEINFO_SCHEMAS",
     "PROFILE_PAGE_REL",
     "SUBSCRIBE_REL",
+    "TerritorySummary",
     "WebFingerLookupError",
     "answerable",
     "count_usage",
     "jrd_for",
+    "load_territory",
     "nodeinfo_document",
     "parse_resource",
     "routes",
@@ -287,8 +290,38 @@ def _software(version: str) -> dict[str, str]:
     return software
 
 
-def nodeinfo_document(settings: Settings, usage: Usage, version: str) -> dict[str, Any]:
-    """A NodeInfo document of schema `version` (2.0 or 2.1)."""
+@dataclass(frozen=True)
+class TerritorySummary:
+    """What NodeInfo says about the territory (from `fediverse territory init/import`)."""
+
+    name: str
+    kind: str
+    communes: list[str]
+
+
+async def load_territory(runtime: Runtime) -> TerritorySummary | None:
+    """The Territory row and its INSEE codes, or None before `fediverse territory init`."""
+    async with runtime.sessions() as session:
+        territory = await get_territory(session)
+        if territory is None:
+            return None
+        return TerritorySummary(territory.name, territory.kind, await commune_codes(session))
+
+
+def _territory_metadata(settings: Settings, node_name: str, territory: TerritorySummary | None) -> dict[str, Any]:
+    if territory is None:
+        return {"name": settings.territory_name or node_name}
+    return {"name": territory.name, "kind": territory.kind,
+            "communes": {"count": len(territory.communes), "insee": territory.communes}}
+
+
+def nodeinfo_document(settings: Settings, usage: Usage, version: str,
+                      territory: TerritorySummary | None = None) -> dict[str, Any]:
+    """A NodeInfo document of schema `version` (2.0 or 2.1).
+
+    `metadata.territory` names the territory from the database once it is set up, with its kind
+    and INSEE codes; before that, the configured territory name (or the node name).
+    """
     node_name = settings.instance_name or settings.domain
     return {
         "version": version,
@@ -306,7 +339,7 @@ def nodeinfo_document(settings: Settings, usage: Usage, version: str) -> dict[st
         },
         "metadata": {
             "nodeName": node_name,
-            "territory": {"name": settings.territory_name or node_name},
+            "territory": _territory_metadata(settings, node_name, territory),
             "language": settings.language,
         },
     }
@@ -327,9 +360,10 @@ async def nodeinfo(request: Request) -> Response:
     if version not in NODEINFO_SCHEMAS:
         return _error(404, "unknown NodeInfo schema version")
     usage = await count_usage(runtime)
+    territory = await load_territory(runtime)
     media_type = f'application/json; profile="{NODEINFO_REL_PREFIX}{version}#"'
     return JSONResponse(
-        nodeinfo_document(runtime.settings, usage, version),
+        nodeinfo_document(runtime.settings, usage, version, territory),
         media_type=media_type,
         headers={**CORS, "Cache-Control": NODEINFO_CACHE},
     )

@@ -31,6 +31,7 @@ from fediverse.models.api import (
 from fediverse.models.content import VISIBILITIES, Attachment, Mention, Status, StatusTag, Tombstone
 from fediverse.models.queues import Delivery, Host, IncomingActivity, OutgoingActivity
 from fediverse.models.social import Block, Favourite, FeaturedStatus, Follow, Notification, Report
+from fediverse.models.territory import TERRITORY_KINDS, Commune, Territory
 
 __all__ = [
     "ACTOR_TYPES", "KIND_TO_TYPE", "VISIBILITIES", "Actor", "Attachment", "Block", "Delivery",
@@ -39,5 +40,5 @@ __all__ = [
     "ConversationMute", "ConversationState", "Filter", "FilterKeyword", "FilterStatus", "FollowOptions",
     "IdempotencyKey", "ListMember", "Marker", "Mute", "OAuthApp", "OAuthGrant", "OAuthToken", "Poll", "PollVote",
     "ScheduledStatus", "StatusEdit", "UserList", "AccountNote", "Announcement", "AnnouncementRead", "Endorsement",
-    "SuggestionDismissal", "TagFollow",
+    "SuggestionDismissal", "TagFollow", "TERRITORY_KINDS", "Commune", "Territory",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:13:12.446972
+Create Date: 2026-11-22 03:06:43.667437
 """
 
 from __future__ import annotations
@@ -73,6 +73,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_actors_public_key_id'), ['public_key_id'], unique=False)
         batch_op.create_index('ix_actors_shared_inbox', ['shared_inbox_url'], unique=False)
 
+    op.create_table('communes',
+    sa.Column('insee', sa.String(length=5), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('postal_codes', sa.Text(), nullable=False),
+    sa.Column('latitude', sa.Float(), nullable=False),
+    sa.Column('longitude', sa.Float(), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('insee', name=op.f('pk_communes'))
+    )
     op.create_table('hosts',
     sa.Column('domain', sa.String(length=255), nullable=False),
     sa.Column('failure_count', sa.Integer(), nullable=False),
@@ -115,6 +125,14 @@ def upgrade() -> None:
     sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_apps')),
     sa.UniqueConstraint('client_id', name=op.f('uq_oauth_apps_client_id'))
+    )
+    op.create_table('territory',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_territory'))
     )
     op.create_table('tombstones',
     sa.Column('uri', sa.String(length=2048), nullable=False),
@@ -756,12 +774,14 @@ def downgrade() -> None:
     op.drop_table('announcements')
     op.drop_table('account_notes')
     op.drop_table('tombstones')
+    op.drop_table('territory')
     op.drop_table('oauth_apps')
     with op.batch_alter_table('incoming_activities', schema=None) as batch_op:
         batch_op.drop_index('ix_incoming_state_due')
 
     op.drop_table('incoming_activities')
     op.drop_table('hosts')
+    op.drop_table('communes')
     with op.batch_alter_table('actors', schema=None) as batch_op:
         batch_op.drop_index('ix_actors_shared_inbox')
         batch_op.drop_index(batch_op.f('ix_actors_public_key_id'))
