@@ -1,6 +1,6 @@
 """All tables; importing this module registers them on `Base.metadata` (Alembic reads it)."""
 
-from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, TeamMember, User
+from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, TeamAction, TeamMember, User
 from fediverse.models.api import (
     AccountNote,
     Announcement,
@@ -40,5 +40,5 @@ __all__ = [
     "ConversationMute", "ConversationState", "Filter", "FilterKeyword", "FilterStatus", "FollowOptions",
     "IdempotencyKey", "ListMember", "Marker", "Mute", "OAuthApp", "OAuthGrant", "OAuthToken", "Poll", "PollVote",
     "ScheduledStatus", "StatusEdit", "UserList", "AccountNote", "Announcement", "AnnouncementRead", "Endorsement",
-    "SuggestionDismissal", "TagFollow", "TERRITORY_KINDS", "Commune", "Territory",
+    "SuggestionDismissal", "TagFollow", "TeamAction", "TERRITORY_KINDS", "Commune", "Territory",
 ]

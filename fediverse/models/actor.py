@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fediverse.db import Base, BigId, UTCDateTime, utcnow
@@ -59,6 +59,10 @@ class Actor(Base):
     manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
     discoverable: Mapped[bool] = mapped_column(Boolean, default=True)
     commune_insee: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Set by an admin for officials, associations, shops and the collectivity (never self-declared).
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Directory theme of an association or shop: sport, culture, solidarite, jeunesse, environnement, ...
+    theme: Mapped[str | None] = mapped_column(String(32), nullable=True)
     moved_to_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     also_known_as: Mapped[str] = mapped_column(Text, default="[]")
     raw: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -103,6 +107,9 @@ class User(Base):
     default_visibility: Mapped[str] = mapped_column(String(16), default="public")
     default_sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     default_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Neighbourhood ("voisinage"): a radius around the home commune, or an explicit list of INSEE codes.
+    neighbourhood_radius_km: Mapped[float | None] = mapped_column(Float, nullable=True)
+    neighbourhood_communes_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -118,4 +125,21 @@ class TeamMember(Base):
     actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="editor")
+    # "invited" until the invited member accepts; only "active" members may act as the account.
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    invited_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamAction(Base):
+    """Which team member did what as a shared account (visible to the team, never federated)."""
+
+    __tablename__ = "team_actions"
+    __table_args__ = (Index("ix_team_actions_actor", "actor_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    object_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

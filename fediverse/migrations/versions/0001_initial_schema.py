@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:06:43.667437
+Create Date: 2026-11-22 03:13:26.557180
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def upgrade() -> None:
     sa.Column('manually_approves_followers', sa.Boolean(), nullable=False),
     sa.Column('discoverable', sa.Boolean(), nullable=False),
     sa.Column('commune_insee', sa.String(length=10), nullable=True),
+    sa.Column('verified_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('theme', sa.String(length=32), nullable=True),
     sa.Column('moved_to_uri', sa.String(length=2048), nullable=True),
     sa.Column('also_known_as', sa.Text(), nullable=False),
     sa.Column('raw', sa.Text(), nullable=True),
@@ -400,6 +402,8 @@ def upgrade() -> None:
     sa.Column('default_visibility', sa.String(length=16), nullable=False),
     sa.Column('default_sensitive', sa.Boolean(), nullable=False),
     sa.Column('default_language', sa.String(length=16), nullable=True),
+    sa.Column('neighbourhood_radius_km', sa.Float(), nullable=True),
+    sa.Column('neighbourhood_communes_json', sa.Text(), nullable=True),
     sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_login_at', fediverse.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_users_actor_id_actors'), ondelete='CASCADE'),
@@ -658,13 +662,30 @@ def upgrade() -> None:
     with op.batch_alter_table('status_tags', schema=None) as batch_op:
         batch_op.create_index('ix_status_tags_name_status', ['name', 'status_id'], unique=False)
 
+    op.create_table('team_actions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('object_uri', sa.String(length=2048), nullable=True),
+    sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_team_actions_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_team_actions_user_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_team_actions'))
+    )
+    with op.batch_alter_table('team_actions', schema=None) as batch_op:
+        batch_op.create_index('ix_team_actions_actor', ['actor_id', 'id'], unique=False)
+
     op.create_table('team_members',
     sa.Column('id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('actor_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('user_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('invited_by_user_id', sa.BigInteger().with_variant(sa.INTEGER(), 'sqlite'), nullable=True),
     sa.Column('created_at', fediverse.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['actors.id'], name=op.f('fk_team_members_actor_id_actors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['invited_by_user_id'], ['users.id'], name=op.f('fk_team_members_invited_by_user_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_team_members_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_team_members')),
     sa.UniqueConstraint('actor_id', 'user_id', name=op.f('uq_team_members_actor_id'))
@@ -681,6 +702,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_team_members_user_id'))
 
     op.drop_table('team_members')
+    with op.batch_alter_table('team_actions', schema=None) as batch_op:
+        batch_op.drop_index('ix_team_actions_actor')
+
+    op.drop_table('team_actions')
     with op.batch_alter_table('status_tags', schema=None) as batch_op:
         batch_op.drop_index('ix_status_tags_name_status')
 
