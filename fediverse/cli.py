@@ -1,4 +1,4 @@
-"""The `fediverse` command: serve, worker, db upgrade, accounts, announcements, territory, quickstart."""
+"""The `fediverse` command: serve, worker, db upgrade, accounts, teams, announcements, territory, quickstart."""
 
 from __future__ import annotations
 
@@ -137,6 +137,106 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
     for actor, user in rows:
         flags = " admin" if user.is_admin else ""
         print(f"{actor.username:<24} {actor.kind:<13} {user.email:<32} {actor.commune_insee or '-':<6}{flags}")
+    return 0
+
+
+def cmd_accounts_verify(args: argparse.Namespace) -> int:
+    """Mark an official, association, shop or collectivity account verified (or clear it with --undo)."""
+    from actors.verification import VerificationError, verify_account
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        actor = await verify_account(session, args.username, verified=not args.undo)
+        return actor.username, actor.kind
+
+    try:
+        username, kind = asyncio.run(_with_session(settings, work))
+    except VerificationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'Unverified' if args.undo else 'Verified'} {username}@{settings.domain} ({kind})")
+    return 0
+
+
+def cmd_teams_add(args: argparse.Namespace) -> int:
+    """Instance-admin path: the user becomes an active member at once (no invitation to accept)."""
+    from actors.teams import TeamError, add_member, team_account, user_named
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        team = await team_account(session, args.account)
+        row = await add_member(session, team, await user_named(session, args.user), args.role, active=True)
+        return team.username, row.role
+
+    try:
+        team, role = asyncio.run(_with_session(settings, work))
+    except TeamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.user} is now {role} of {team}@{settings.domain}")
+    return 0
+
+
+def cmd_teams_list(args: argparse.Namespace) -> int:
+    from actors.teams import TeamError, list_members, team_account
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        return [(m.actor.username, m.membership.role, m.membership.state)
+                for m in await list_members(session, await team_account(session, args.account))]
+
+    try:
+        members = asyncio.run(_with_session(settings, work))
+    except TeamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([{"username": u, "role": r, "state": s} for u, r, s in members], indent=2))
+        return 0
+    if not members:
+        print(f"{args.account} has no team (add one with `fediverse teams add {args.account} USER --role admin`)")
+    for username, role, state in members:
+        print(f"{username:<24} {role:<8} {state}")
+    return 0
+
+
+def cmd_teams_remove(args: argparse.Namespace) -> int:
+    """Remove a member (or withdraw an invitation): their apps lose access to the account at once."""
+    from actors.teams import TeamError, remove_member, team_account, user_named
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        team = await team_account(session, args.account)
+        return await remove_member(session, team, await user_named(session, args.user))
+
+    try:
+        revoked = asyncio.run(_with_session(settings, work))
+    except TeamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Removed {args.user} from {args.account}'s team ({revoked} app token(s) revoked)")
+    return 0
+
+
+def cmd_teams_role(args: argparse.Namespace) -> int:
+    from actors.teams import TeamError, change_role, team_account, user_named
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        team = await team_account(session, args.account)
+        await change_role(session, team, await user_named(session, args.user), args.role)
+
+    try:
+        asyncio.run(_with_session(settings, work))
+    except TeamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.user} is now {args.role} of {args.account}")
     return 0
 
 
@@ -345,6 +445,32 @@ def build_parser() -> argparse.ArgumentParser:
     listing = acc_sub.add_parser("list", help="list local accounts")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_accounts_list)
+
+    verify = acc_sub.add_parser("verify", help="mark an official, association, shop or collectivity verified")
+    verify.add_argument("username")
+    verify.add_argument("--undo", action="store_true", help="remove the verification")
+    verify.set_defaults(func=cmd_accounts_verify)
+
+    teams = sub.add_parser("teams", help="the members who run a shared account (association, shop, town hall)")
+    teams_sub = teams.add_subparsers(dest="teams_command", required=True)
+    teams_add = teams_sub.add_parser("add", help="make a user a member now (no invitation)")
+    teams_add.add_argument("account", metavar="ACCOUNT", help="the association (or other shared account)")
+    teams_add.add_argument("user", metavar="USER")
+    teams_add.add_argument("--role", default="editor", choices=["admin", "editor"])
+    teams_add.set_defaults(func=cmd_teams_add)
+    teams_list = teams_sub.add_parser("list", help="members and pending invitations")
+    teams_list.add_argument("account", metavar="ACCOUNT")
+    teams_list.add_argument("--json", action="store_true")
+    teams_list.set_defaults(func=cmd_teams_list)
+    teams_remove = teams_sub.add_parser("remove", help="remove a member and revoke their app tokens")
+    teams_remove.add_argument("account", metavar="ACCOUNT")
+    teams_remove.add_argument("user", metavar="USER")
+    teams_remove.set_defaults(func=cmd_teams_remove)
+    teams_role = teams_sub.add_parser("role", help="change a member's role")
+    teams_role.add_argument("account", metavar="ACCOUNT")
+    teams_role.add_argument("user", metavar="USER")
+    teams_role.add_argument("role", choices=["admin", "editor"])
+    teams_role.set_defaults(func=cmd_teams_role)
 
     announcements = sub.add_parser("announcements", help="announcements of the collectivity shown in apps")
     ann_sub = announcements.add_subparsers(dest="announcements_command", required=True)

@@ -347,7 +347,8 @@ async def suggestion_delete(request: Request) -> Response:
 # -- directory ---------------------------------------------------------------------------------
 
 async def directory(request: Request) -> Response:
-    """Discoverable accounts; `kind` (resident, association, ...) and `commune` (INSEE code) narrow it."""
+    """Discoverable accounts; `kind` (resident, association, ...), `commune` (INSEE code), `theme` (sport,
+    culture, ...) and `verified` (true/false) narrow it."""
     runtime = _runtime(request)
     identity = await optional_identity(request)
     params = request.query_params
@@ -363,6 +364,12 @@ async def directory(request: Request) -> Response:
         query = query.where(Actor.kind == params["kind"])
     if params.get("commune"):
         query = query.where(Actor.commune_insee == params["commune"])
+    if params.get("theme"):
+        query = query.where(Actor.theme == params["theme"].strip().lower())
+    if params.get("verified") is not None and params.get("verified") != "":
+        # `verified=true`: only accounts an admin has verified (officials, associations, shops, collectivity).
+        verified = truthy(params.get("verified"))
+        query = query.where(Actor.verified_at.is_not(None) if verified else Actor.verified_at.is_(None))
     if order == "active":
         query = query.order_by(case((Actor.last_status_at.is_(None), 1), else_=0), Actor.last_status_at.desc(),
                                Actor.id.desc())

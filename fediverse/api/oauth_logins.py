@@ -111,11 +111,13 @@ async def verify_login(request: Request, session: AsyncSession, login: str, pass
 
 
 async def identities_of(session: AsyncSession, user: User) -> list[Actor]:
-    """Who this user may act as: their own actor first, then the live local accounts their team manages."""
+    """Who this user may act as: their own actor first, then the live local accounts whose team they are an
+    active member of (a pending invitation gives no access until it is accepted)."""
     own = await session.get(Actor, user.actor_id)
     team = (await session.scalars(
         select(Actor).join(TeamMember, TeamMember.actor_id == Actor.id)
-        .where(TeamMember.user_id == user.id, TeamMember.role.in_(TEAM_ROLES), Actor.domain_key == "",
+        .where(TeamMember.user_id == user.id, TeamMember.role.in_(TEAM_ROLES), TeamMember.state == "active",
+               Actor.domain_key == "",
                Actor.suspended_at.is_(None), Actor.deleted_at.is_(None))
         .order_by(Actor.username_lower))).all()
     return [actor for actor in [own, *team] if actor is not None and (actor is own or actor.id != user.actor_id)]

@@ -20,10 +20,11 @@ from fediverse.api import (
     search,
     statuses,
     streaming,
+    teams,
     timelines,
 )
 
 MODULES = (oauth, apps, instance, accounts, statuses, polls, media, timelines, lists, conversations, notifications,
-           markers, filters, search, streaming, misc)
+           markers, filters, search, streaming, misc, teams)
 
 routes: list[BaseRoute] = [route for module in MODULES for route in module.routes]

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from actors import bookmarks
+from actors.teams import record_if_team_action
 from fediverse.api.auth import Identity, authenticate, optional_identity, viewer_of
 from fediverse.api.domain_calls import command, runtime_of
 from fediverse.api.errors import ApiError, not_found, unprocessable
@@ -181,6 +182,7 @@ async def create_status(request: Request) -> Response:
         return JSONResponse(scheduled_to_api(row, [media[i] for i in draft.media_ids if i in media], runtime))
     key = (request.headers.get("idempotency-key") or "").strip() or None
     status = await command(outbox.post(identity.actor_id, draft, idempotency_key=key))
+    await record_if_team_action(runtime, identity, "status.create", status.uri)
     return await render_status(runtime, identity.actor_id, status.id)
 
 
@@ -217,11 +219,13 @@ async def delete_status(request: Request) -> Response:
     if status.reblog_of_id is not None:
         response = await render_status(runtime, identity.actor_id, status.id)
         await command(outbox.unboost(identity.actor_id, status.reblog_of_id))
+        await record_if_team_action(runtime, identity, "status.unreblog", status.uri)
         return response
     source = status.source_text if status.source_text is not None else html_to_text(status.content)
     response = await render_status(runtime, identity.actor_id, status.id, {"text": source})
     delete_media = flag((await read_params(request)).get("delete_media"))
     await command(outbox.delete_status(identity.actor_id, status.id, keep_media=not delete_media))
+    await record_if_team_action(runtime, identity, "status.delete", status.uri)
     return response
 
 
@@ -382,6 +386,7 @@ async def _target(request: Request, scope: str) -> tuple[Identity, Runtime, Stat
 async def reblog(request: Request) -> Response:
     identity, runtime, status = await _target(request, "write:statuses")
     boost = await command(Outbox(runtime).boost(identity.actor_id, status.id))
+    await record_if_team_action(runtime, identity, "status.reblog", status.uri)
     return await render_status(runtime, identity.actor_id, boost.id)
 
 
@@ -393,6 +398,7 @@ def _status_action(scope: str, act: StatusAction) -> Callable[[Request], Awaitab
     async def endpoint(request: Request) -> Response:
         identity, runtime, status = await _target(request, scope)
         await act(runtime, identity.actor_id, status)
+        await record_if_team_action(runtime, identity, "status." + request.url.path.rsplit("/", 1)[-1], status.uri)
         return await render_status(runtime, identity.actor_id, status.id)
 
     return endpoint

@@ -30,13 +30,31 @@ def acct(actor: Actor) -> str:
     return actor.username if actor.domain is None else f"{actor.username}@{actor.domain}"
 
 
-def account_to_api(actor: Actor, settings: Settings, *, moved: dict[str, Any] | None = None) -> dict[str, Any]:
-    avatar = actor.icon_url or default_avatar(settings)
-    header = actor.image_url or default_header(settings)
-    fields = [
+# Profile field naming the kind of account: shown by every Mastodon app, with the verified tick when an
+# admin verified the account. Residents (the default kind, and what remote accounts are) get no field.
+KIND_FIELD_NAME = "Type de compte"
+KIND_LABELS = {"association": "Association", "official": "Élu·e", "shop": "Commerce",
+               "collectivity": "Collectivité"}
+
+
+def _stored_fields(actor: Actor) -> list[dict[str, Any]]:
+    return [
         {"name": f.get("name", ""), "value": f.get("value", ""), "verified_at": f.get("verified_at")}
         for f in json.loads(actor.fields_json or "[]") if isinstance(f, dict)
     ]
+
+
+def _kind_field(actor: Actor) -> list[dict[str, Any]]:
+    label = KIND_LABELS.get(actor.kind)
+    if label is None:
+        return []
+    return [{"name": KIND_FIELD_NAME, "value": label, "verified_at": iso(actor.verified_at)}]
+
+
+def account_to_api(actor: Actor, settings: Settings, *, moved: dict[str, Any] | None = None) -> dict[str, Any]:
+    avatar = actor.icon_url or default_avatar(settings)
+    header = actor.image_url or default_header(settings)
+    fields = [*_stored_fields(actor), *_kind_field(actor)]
     created = actor.published.replace(hour=0, minute=0, second=0, microsecond=0)
     doc: dict[str, Any] = {
         "id": str(actor.id),
@@ -64,8 +82,10 @@ def account_to_api(actor: Actor, settings: Settings, *, moved: dict[str, Any] | 
         "statuses_count": actor.statuses_count,
         "followers_count": actor.followers_count,
         "following_count": actor.following_count,
-        # Our extension: the kind of account on the territory (resident, association, ...).
+        # Our extensions: the kind of account on the territory (resident, association, ...) and whether an
+        # admin verified it (the same fact as the kind profile field's `verified_at`).
         "kind": actor.kind,
+        "verified": actor.verified_at is not None,
     }
     if moved is not None:
         doc["moved"] = moved
@@ -81,7 +101,8 @@ def credential_account_to_api(actor: Actor, user: User | None, settings: Setting
         "sensitive": user.default_sensitive if user else False,
         "language": (user.default_language if user else None) or "",
         "note": actor.source_note or "",
-        "fields": [{"name": f["name"], "value": f["value"], "verified_at": None} for f in doc["fields"]],
+        # Only what the user typed: the kind field is computed, and apps send `source.fields` back on save.
+        "fields": [{"name": f["name"], "value": f["value"], "verified_at": None} for f in _stored_fields(actor)],
         "follow_requests_count": follow_requests_count,
         "indexable": actor.discoverable,
         "hide_collections": False,
