@@ -81,6 +81,18 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+class CliError(Exception):
+    """A refusal from the domain layer, shown to the administrator as `error: …` (exit status 2)."""
+
+
+def _run(settings: Settings, work, *refusals: type[Exception]):  # type: ignore[no-untyped-def]
+    """Run `work(session, uris)` in one transaction; the domain's refusals become a CliError."""
+    try:
+        return asyncio.run(_with_session(settings, work))
+    except refusals as exc:
+        raise CliError(str(exc)) from exc
+
+
 async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
     from fediverse.db import create_engine, session_factory
     from fediverse.migrate import upgrade_database
@@ -108,11 +120,7 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
         )
         return actor.uri
 
-    try:
-        uri = asyncio.run(_with_session(settings, work))
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    uri = _run(settings, work, AccountError)
     print(f"Created {args.username}@{settings.domain} ({args.kind}{', admin' if args.admin else ''}): {uri}")
     if not args.password:
         print(f"Password: {password}")
@@ -150,11 +158,7 @@ def cmd_accounts_verify(args: argparse.Namespace) -> int:
         actor = await verify_account(session, args.username, verified=not args.undo)
         return actor.username, actor.kind
 
-    try:
-        username, kind = asyncio.run(_with_session(settings, work))
-    except VerificationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    username, kind = _run(settings, work, VerificationError)
     print(f"{'Unverified' if args.undo else 'Verified'} {username}@{settings.domain} ({kind})")
     return 0
 
@@ -170,11 +174,7 @@ def cmd_teams_add(args: argparse.Namespace) -> int:
         row = await add_member(session, team, await user_named(session, args.user), args.role, active=True)
         return team.username, row.role
 
-    try:
-        team, role = asyncio.run(_with_session(settings, work))
-    except TeamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    team, role = _run(settings, work, TeamError)
     print(f"{args.user} is now {role} of {team}@{settings.domain}")
     return 0
 
@@ -188,11 +188,7 @@ def cmd_teams_list(args: argparse.Namespace) -> int:
         return [(m.actor.username, m.membership.role, m.membership.state)
                 for m in await list_members(session, await team_account(session, args.account))]
 
-    try:
-        members = asyncio.run(_with_session(settings, work))
-    except TeamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    members = _run(settings, work, TeamError)
     if args.json:
         print(json.dumps([{"username": u, "role": r, "state": s} for u, r, s in members], indent=2))
         return 0
@@ -213,11 +209,7 @@ def cmd_teams_remove(args: argparse.Namespace) -> int:
         team = await team_account(session, args.account)
         return await remove_member(session, team, await user_named(session, args.user))
 
-    try:
-        revoked = asyncio.run(_with_session(settings, work))
-    except TeamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    revoked = _run(settings, work, TeamError)
     print(f"Removed {args.user} from {args.account}'s team ({revoked} app token(s) revoked)")
     return 0
 
@@ -255,11 +247,7 @@ def cmd_announcements_create(args: argparse.Namespace) -> int:
         row = await create_announcement(session, args.author, args.text, urgent=args.urgent, ends_at=until)
         return row.id, local_text(row.ends_at, row.all_day)
 
-    try:
-        announcement_id, ends = asyncio.run(_with_session(settings, work))
-    except AnnouncementError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    announcement_id, ends = _run(settings, work, AnnouncementError)
     flags = " (urgent)" if args.urgent else ""
     print(f"Published announcement {announcement_id}{flags} from {args.author}@{settings.domain}, "
           f"until {'deleted' if until is None else ends}")
@@ -320,11 +308,7 @@ def cmd_territory_init(args: argparse.Namespace) -> int:
         territory = await init_territory(session, args.name, args.kind)
         return territory.name, territory.kind
 
-    try:
-        name, kind = asyncio.run(_with_session(settings, work))
-    except TerritoryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    name, kind = _run(settings, work, TerritoryError)
     print(f"Territory: {name} ({kind})")
     return 0
 
@@ -514,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
