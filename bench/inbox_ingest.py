@@ -33,13 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _server import wait_ready  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from fediverse.config import Settings, ensure_secret_key, load_settings  # noqa: E402
 
@@ -163,21 +164,6 @@ def _serve(settings: Settings, port: int, loop: str, http: str, info: Any) -> No
         uvloop.run(serve())
     else:
         asyncio.run(serve())
-
-
-def _wait_ready(base_url: str, server: multiprocessing.process.BaseProcess, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.is_alive():
-            raise RuntimeError("server process exited during start-up")
-        try:
-            with urllib.request.urlopen(base_url + "/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("server did not start")
 
 
 # ------------------------------------------------------------------------------------------ load
@@ -324,7 +310,7 @@ def main() -> int:
         server.start()
         loader: multiprocessing.process.BaseProcess | None = None
         try:
-            _wait_ready(base_url, server)
+            wait_ready(base_url, server)
             details = info.get(timeout=10)
             print(f"server pid {details['pid']}: loop {details['loop']}, http {details['http']}; "
                   f"database {settings.database_url.split('://')[0]}; workers {args.workers}; inbox {path}; "

@@ -33,12 +33,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _server import wait_ready  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from fediverse.config import Settings, ensure_secret_key, load_settings  # noqa: E402
 
@@ -198,21 +199,6 @@ def _serve(settings: Settings, port: int) -> None:
     asyncio.run(uvicorn.Server(config).serve())
 
 
-def _wait_ready(base_url: str, server: multiprocessing.process.BaseProcess, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.is_alive():
-            raise RuntimeError("server process exited during start-up")
-        try:
-            with urllib.request.urlopen(base_url + "/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("server did not start")
-
-
 class Postgres:
     """A throw-away PostgreSQL 15 cluster owned by the `postgres` user, in a temporary directory."""
 
@@ -313,7 +299,7 @@ def main() -> None:
         server = multiprocessing.get_context("spawn").Process(target=_serve, args=(settings, port), daemon=True)
         server.start()
         base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, server)
+        wait_ready(base_url, server)
 
         ordered = sorted(r["id"] for r in rows["statuses"])
         deep = ordered[len(ordered) // 5]
