@@ -488,6 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
     ter_show = ter_sub.add_parser("show", help="print the territory and its communes")
     ter_show.add_argument("--json", action="store_true")
     ter_show.set_defaults(func=cmd_territory_show)
+
+    from fediverse import cli_groups, cli_neighbours  # they import this module's helpers
+
+    cli_neighbours.register(sub)
+    cli_groups.register(sub)
     return parser
 
 

@@ -27,6 +27,7 @@ from fediverse.models import (
     StatusTag,
     Tombstone,
 )
+from outbox import fanout
 from outbox.audience import addressing, follower_inboxes, inboxes_of
 from outbox.command_base import CommandBase
 from outbox.drafts import KEEP, Keep, PollSpec
@@ -58,13 +59,15 @@ class StatusCommands(CommandBase):
         poll: PollSpec | None = None,
         idempotency_key: str | None = None,
         scheduled_id: int | None = None,
+        commune: str | None = None,
     ) -> Status:
         """Post a status (or a reply); mentioned actors must already be resolved rows.
 
         `media_ids` are the author's unattached uploads, attached here; a `poll` makes it a Question;
         the same `idempotency_key` within a day returns the first status instead of posting twice;
         `scheduled_id` is the scheduled status this publishes (removed in the same transaction, so
-        two workers cannot both publish it).
+        two workers cannot both publish it); `commune` (INSEE) locates it elsewhere than the
+        author's own commune.
         """
         if visibility not in VISIBILITIES:
             raise CommandError("visibility must be public, unlisted, private or direct")
@@ -128,6 +131,7 @@ class StatusCommands(CommandBase):
                 await bump(session, Status, parent.id, "replies_count", 1)
             for target in mentioned.values():
                 await notify(session, target, "mention", author.id, status.id)
+            await fanout.before_serialize(self, session, author, status, commune=commune)
             parts = await load_status_parts(session, status)
             note = status_to_as(status, parts, self.uris, with_context=False)
             activity_id, activity_uri = self._activity_uri(author)
@@ -137,6 +141,7 @@ class StatusCommands(CommandBase):
                 inboxes += await follower_inboxes(session, author.id)
             await self._emit(session, author, create_activity(activity_uri, note), inboxes, object_uri=uri,
                              public=visibility in ("public", "unlisted"), activity_id=activity_id)
+            await fanout.after_publish(self, session, author, status, note)
             return status
 
     async def _idempotent(self, session: AsyncSession, actor_id: int, key: str) -> Status | None:
@@ -259,6 +264,7 @@ class StatusCommands(CommandBase):
             inboxes = inboxes_of(parts.mentions)
             if status.visibility != "direct":
                 inboxes += await follower_inboxes(session, author.id)
+                inboxes += await fanout.extra_inboxes(session, status)
             await self._emit(session, author, update_activity(activity_uri, author.uri, note), inboxes,
                              object_uri=status.uri)
             return status
@@ -299,6 +305,7 @@ class StatusCommands(CommandBase):
             inboxes = inboxes_of(parts.mentions)
             if status.visibility != "direct":
                 inboxes += await follower_inboxes(session, author.id)
+                inboxes += await fanout.extra_inboxes(session, status)
             # Remote accounts that boosted it also get the Delete, so their followers lose it too.
             boosters = await session.scalars(select(Actor).join(Status, Status.actor_id == Actor.id)
                                              .where(Status.reblog_of_id == status.id))

@@ -31,7 +31,7 @@ from fediverse.models.api import (
 from fediverse.models.content import VISIBILITIES, Attachment, Mention, Status, StatusTag, Tombstone
 from fediverse.models.queues import Delivery, Host, IncomingActivity, OutgoingActivity
 from fediverse.models.social import Block, Favourite, FeaturedStatus, Follow, Notification, Report
-from fediverse.models.territory import TERRITORY_KINDS, Commune, Territory
+from fediverse.models.territory import NEIGHBOUR_KINDS, TERRITORY_KINDS, Commune, Neighbour, NeighbourCommune, Territory
 
 __all__ = [
     "ACTOR_TYPES", "KIND_TO_TYPE", "VISIBILITIES", "Actor", "Attachment", "Block", "Delivery",
@@ -41,4 +41,5 @@ __all__ = [
     "IdempotencyKey", "ListMember", "Marker", "Mute", "OAuthApp", "OAuthGrant", "OAuthToken", "Poll", "PollVote",
     "ScheduledStatus", "StatusEdit", "UserList", "AccountNote", "Announcement", "AnnouncementRead", "Endorsement",
     "SuggestionDismissal", "TagFollow", "TeamAction", "TERRITORY_KINDS", "Commune", "Territory",
+    "NEIGHBOUR_KINDS", "Neighbour", "NeighbourCommune",
 ]

@@ -19,6 +19,7 @@ KIND_TO_TYPE = {
     "shop": "Organization",
     "collectivity": "Organization",
     "instance": "Application",
+    "group": "Group",
 }
 
 
@@ -59,6 +60,12 @@ class Actor(Base):
     manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
     discoverable: Mapped[bool] = mapped_column(Boolean, default=True)
     commune_insee: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Where the account is (remote actors' `location` Place; local ones use their commune's centre).
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    location_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Interest groups (kind "group", FEP-1b12): "public", or "members" when only members see posts.
+    group_visibility: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Set by an admin for officials, associations, shops and the collectivity (never self-declared).
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Directory theme of an association or shop: sport, culture, solidarite, jeunesse, environnement, ...

@@ -278,6 +278,11 @@ class Announcement(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"), nullable=True)
+    # The public status that carries it to followers and neighbours (deleted with it).
+    status_id: Mapped[int | None] = mapped_column(ForeignKey("statuses.id", ondelete="CASCADE"), nullable=True,
+                                                  index=True)
+    # jeunesse, emploi, logement, travaux, alerte, ... (see actors.announcements.THEMES)
+    theme: Mapped[str | None] = mapped_column(String(32), nullable=True)
     content: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text, default="")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -22,6 +22,7 @@ class Status(Base):
         Index("ix_statuses_in_reply_to_uri", "in_reply_to_uri"),
         Index("ix_statuses_reblog_of_id", "reblog_of_id"),
         Index("ix_statuses_visibility_id", "visibility", "id"),
+        Index("ix_statuses_commune_id", "commune_insee", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
@@ -51,6 +52,11 @@ class Status(Base):
     to_json: Mapped[str] = mapped_column(Text, default="[]")
     cc_json: Mapped[str] = mapped_column(Text, default="[]")
     extra_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # `location` (one Place, as Mobilizon reads it): the commune it is about and its point.
+    commune_insee: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    location_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     published: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replies_count: Mapped[int] = mapped_column(Integer, default=0)

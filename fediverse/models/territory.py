@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fediverse.db import Base, UTCDateTime, utcnow
+from fediverse.db import Base, BigId, UTCDateTime, utcnow
+from fediverse.ids import new_id
 
 TERRITORY_KINDS = ("commune", "intercommunality")
+NEIGHBOUR_KINDS = ("instance", "relay")
 
 
 class Territory(Base):
@@ -45,3 +47,43 @@ class Commune(Base):
     @property
     def postal_code_list(self) -> list[str]:
         return self.postal_codes.split()
+
+
+class Neighbour(Base):
+    """A neighbouring territory instance (or a relay) and the consent in each direction.
+
+    `outgoing_state`: our instance actor's Follow of theirs (none, requested, accepted, rejected).
+    `incoming_state`: their Follow of ours (none, pending until our admin answers, accepted, rejected).
+    Both accepted = neighbours: each instance actor Announces its territory's public content to the other.
+    A relay (`kind` relay) followed us with a Follow of Public; once accepted it gets the same Announces.
+    """
+
+    __tablename__ = "neighbours"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="instance")
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
+    outgoing_state: Mapped[str] = mapped_column(String(16), default="none")
+    outgoing_follow_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    incoming_state: Mapped[str] = mapped_column(String(16), default="none")
+    incoming_follow_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    territory_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class NeighbourCommune(Base):
+    """A commune served by a neighbour instance, read from its instance actor's territory Places, so a
+    resident's radius and commune list can include communes across the border of our territory."""
+
+    __tablename__ = "neighbour_communes"
+    __table_args__ = (UniqueConstraint("neighbour_id", "insee"), Index("ix_neighbour_communes_insee", "insee"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    neighbour_id: Mapped[int] = mapped_column(ForeignKey("neighbours.id", ondelete="CASCADE"))
+    insee: Mapped[str] = mapped_column(String(5))
+    name: Mapped[str] = mapped_column(String(255))
+    postal_codes: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,42 @@
+"""What the territory adds around every local status, inside the transaction that writes it.
+
+A status gets its `location` before it is serialized (`outbox.locations`); once its Create is
+queued, the instance actor shares it with neighbour instances and relays (`outbox.neighbours`),
+an interest group it is addressed to re-shares it with the group's members (`outbox.groups`) and a
+collectivity's themed post becomes an institutional message (`outbox.institutional`). Edits and
+deletions reach the same neighbours. Keeping these calls here leaves `outbox.statuses` about the
+author's own audience.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fediverse.models import Actor, Status
+from outbox.groups import reshare_to_groups
+from outbox.institutional import record_institutional_message
+from outbox.locations import locate_status
+from outbox.neighbours import neighbour_inboxes_for, share_with_neighbours
+
+if TYPE_CHECKING:
+    from outbox.command_base import CommandBase
+
+
+async def before_serialize(cmd: CommandBase, session: AsyncSession, author: Actor, status: Status,
+                           *, commune: str | None = None) -> None:
+    """Give a new status its location (the author's commune unless the client named another)."""
+    await locate_status(session, status, author, commune=commune)
+
+
+async def after_publish(cmd: CommandBase, session: AsyncSession, author: Actor, status: Status,
+                        note: dict[str, Any]) -> None:
+    await record_institutional_message(cmd, session, author, status)
+    await share_with_neighbours(cmd, session, author, status, note)
+    await reshare_to_groups(cmd, session, author, status)
+
+
+async def extra_inboxes(session: AsyncSession, status: Status) -> list[str]:
+    """Inboxes beyond the author's followers that must see an Update or Delete of `status`."""
+    return await neighbour_inboxes_for(session, status)
