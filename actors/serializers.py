@@ -7,6 +7,7 @@ from typing import Any
 
 from fediverse.as2 import CONTEXT, format_datetime
 from fediverse.models import Actor, Commune, Territory
+from fediverse.places import PLACE_TERMS, commune_to_place
 from fediverse.uris import Uris
 
 # Extension property carrying the kind of account (resident, association, ...) for peers that
@@ -14,17 +15,6 @@ from fediverse.uris import Uris
 KIND_PROPERTY = "territoryKind"
 # Extension property on the instance actor: the communes it serves, as a Collection of Places.
 TERRITORY_PROPERTY = "territory"
-# schema.org terms of the Place/PostalAddress shape Mobilizon reads (`schema:` is in CONTEXT).
-PLACE_TERMS = {
-    "PostalAddress": "schema:PostalAddress",
-    "address": {"@id": "schema:address", "@type": "schema:PostalAddress"},
-    "addressLocality": "schema:addressLocality",
-    "postalCode": "schema:postalCode",
-    "addressCountry": "schema:addressCountry",
-    "identifier": "schema:identifier",
-    "propertyID": "schema:propertyID",
-}
-
 
 def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
     context = [*CONTEXT[:2], {**CONTEXT[2], KIND_PROPERTY: f"{uris.base}/ns#{KIND_PROPERTY}"}]
@@ -66,26 +56,6 @@ def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
     if actor.updated:
         doc["updated"] = format_datetime(actor.updated)
     return doc
-
-
-def commune_to_place(commune: Commune) -> dict[str, Any]:
-    """A commune as an AS2 `Place`: centre point, postal address, and its INSEE code.
-
-    Same shape as Mobilizon's `location` (floats for coordinates, schema.org PostalAddress) so
-    readers that already understand event locations understand communes too.
-    """
-    codes = commune.postal_code_list
-    address: dict[str, Any] = {"type": "PostalAddress", "addressLocality": commune.name, "addressCountry": "FR"}
-    if codes:
-        address["postalCode"] = codes[0]
-    return {
-        "type": "Place",
-        "name": commune.name,
-        "latitude": float(commune.latitude),
-        "longitude": float(commune.longitude),
-        "address": address,
-        "identifier": {"type": "PropertyValue", "propertyID": "INSEE", "name": "INSEE", "value": commune.insee},
-    }
 
 
 def instance_actor_to_as(actor: Actor, uris: Uris, territory: Territory | None,
