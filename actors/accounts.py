@@ -9,8 +9,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fediverse.db import utcnow
 from fediverse.keys import generate_rsa_keypair
-from fediverse.models import KIND_TO_TYPE, Actor, User
+from fediverse.models import KIND_TO_TYPE, Actor, Commune, User
 from fediverse.uris import USERNAME_RE, Uris
 
 KINDS = ("resident", "association", "official", "shop", "collectivity")
@@ -18,6 +19,9 @@ RESERVED_USERNAMES = frozenset(
     {"admin", "administrator", "root", "actor", "inbox", "outbox", "api", "oauth", "well-known", "users",
      "instance", "relay", "support", "webmaster", "postmaster", "abuse", "nodeinfo", "settings", "about"}
 )
+# Directory ("annuaire") themes of associations and shops; residents have none.
+DIRECTORY_THEMES = ("sport", "culture", "solidarite", "jeunesse", "environnement", "education", "sante", "loisirs",
+                    "patrimoine", "commerce", "alimentation", "artisanat", "services", "social", "citoyennete")
 _hasher = PasswordHasher()
 
 
@@ -89,6 +93,7 @@ async def create_account(
     kind: str = "resident",
     display_name: str = "",
     commune_insee: str | None = None,
+    theme: str | None = None,
     is_admin: bool = False,
 ) -> tuple[Actor, User]:
     """Create a local actor and its login; the caller commits."""
@@ -100,6 +105,8 @@ async def create_account(
         raise AccountError(f"kind must be one of {', '.join(KINDS)}")
     if "@" not in email or len(email) > 320:
         raise AccountError("email: a valid address is required")
+    commune_insee = await checked_commune(session, commune_insee)
+    theme = checked_theme(theme, kind)
     if len(password) < 8:
         raise AccountError("password: at least 8 characters")
     if await find_local_actor(session, username):
@@ -108,6 +115,7 @@ async def create_account(
         raise AccountError(f"email {email!r} is already used")
     actor = await asyncio.to_thread(local_actor_row, uris, username, kind=kind, display_name=display_name)
     actor.commune_insee = commune_insee
+    actor.theme = theme
     actor.manually_approves_followers = False
     session.add(actor)
     await session.flush()
@@ -117,6 +125,48 @@ async def create_account(
     session.add(user)
     await session.flush()
     return actor, user
+
+
+async def checked_commune(session: AsyncSession, insee: str | None) -> str | None:
+    """An account's commune must be one the territory serves, once communes are imported (before that,
+    any INSEE-shaped code is kept, so an instance can be set up in any order)."""
+    if insee is None or not insee.strip():
+        return None
+    insee = insee.strip().upper()
+    if await session.get(Commune, insee) is not None:
+        return insee
+    if await session.scalar(select(func.count()).select_from(Commune)):
+        raise AccountError(f"commune {insee!r} is not one of the territory's communes (see `fediverse territory show`)")
+    if len(insee) != 5 or not (insee.isdigit() or (insee[:2] in ("2A", "2B") and insee[2:].isdigit())):
+        raise AccountError(f"commune {insee!r} is not an INSEE code (5 characters, e.g. 35257)")
+    return insee
+
+
+def checked_theme(theme: str | None, kind: str) -> str | None:
+    """Directory theme: one of DIRECTORY_THEMES, for the kinds listed in the directory (not residents)."""
+    if theme is None or not theme.strip():
+        return None
+    theme = theme.strip().lower()
+    if theme not in DIRECTORY_THEMES:
+        raise AccountError(f"theme must be one of {', '.join(DIRECTORY_THEMES)}")
+    if kind in ("resident", "instance"):
+        raise AccountError("residents are not listed in the directory: no theme")
+    return theme
+
+
+async def update_account_settings(session: AsyncSession, username: str, *, commune_insee: str | None = None,
+                                  theme: str | None = None) -> Actor:
+    """Change an account's commune or directory theme (admin CLI); the caller commits. An empty string clears."""
+    actor = await find_local_actor(session, username)
+    if actor is None or actor.deleted_at is not None or actor.kind == "instance":
+        raise AccountError(f"no local account {username!r}")
+    if commune_insee is not None:
+        actor.commune_insee = await checked_commune(session, commune_insee)
+    if theme is not None:
+        actor.theme = checked_theme(theme, actor.kind)
+    actor.updated = utcnow()
+    await session.flush()
+    return actor
 
 
 async def ensure_instance_actor(session: AsyncSession, uris: Uris) -> Actor:

@@ -116,7 +116,7 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     async def work(session, uris):  # type: ignore[no-untyped-def]
         actor, _user = await create_account(
             session, uris, args.username, email=args.email, password=password, kind=args.kind,
-            commune_insee=args.commune, is_admin=args.admin, display_name=args.display_name or "",
+            commune_insee=args.commune, theme=args.theme, is_admin=args.admin, display_name=args.display_name or "",
         )
         return actor.uri
 
@@ -124,6 +124,21 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     print(f"Created {args.username}@{settings.domain} ({args.kind}{', admin' if args.admin else ''}): {uri}")
     if not args.password:
         print(f"Password: {password}")
+    return 0
+
+
+def cmd_accounts_update(args: argparse.Namespace) -> int:
+    """Move an account to another commune or change its directory theme ("" clears)."""
+    from actors.accounts import AccountError, update_account_settings
+
+    settings = _settings(args)
+
+    async def work(session, uris):  # type: ignore[no-untyped-def]
+        actor = await update_account_settings(session, args.username, commune_insee=args.commune, theme=args.theme)
+        return actor.username, actor.commune_insee, actor.theme
+
+    username, commune, theme = _run(settings, work, AccountError)
+    print(f"Updated {username}@{settings.domain}: commune {commune or '-'}, theme {theme or '-'}")
     return 0
 
 
@@ -423,9 +438,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--kind", default="resident",
                         choices=["resident", "association", "official", "shop", "collectivity"])
     create.add_argument("--commune", help="INSEE code of the account's commune")
+    create.add_argument("--theme", help="directory theme of an association or shop (sport, culture, ...)")
     create.add_argument("--display-name")
     create.add_argument("--admin", action="store_true")
     create.set_defaults(func=cmd_accounts_create)
+    update_cmd = acc_sub.add_parser("update", help="change an account's commune or directory theme")
+    update_cmd.add_argument("username")
+    update_cmd.add_argument("--commune", help="INSEE code of one of the territory's communes ('' clears)")
+    update_cmd.add_argument("--theme", help="directory theme ('' clears)")
+    update_cmd.set_defaults(func=cmd_accounts_update)
     listing = acc_sub.add_parser("list", help="list local accounts")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_accounts_list)
