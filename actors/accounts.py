@@ -114,7 +114,7 @@ async def create_account(
     if await session.scalar(select(User.id).where(func.lower(User.email) == email.lower())):
         raise AccountError(f"email {email!r} is already used")
     actor = await asyncio.to_thread(local_actor_row, uris, username, kind=kind, display_name=display_name)
-    actor.commune_insee = commune_insee
+    set_home(actor, await session.get(Commune, commune_insee) if commune_insee else None, commune_insee)
     actor.theme = theme
     actor.manually_approves_followers = False
     session.add(actor)
@@ -125,6 +125,15 @@ async def create_account(
     session.add(user)
     await session.flush()
     return actor, user
+
+
+def set_home(actor: Actor, commune: Commune | None, insee: str | None = None) -> None:
+    """The account's commune, and its centre as the account's point (what its actor document's
+    `location` shows); `insee` alone when the territory has no communes imported yet."""
+    actor.commune_insee = commune.insee if commune is not None else insee
+    actor.latitude = float(commune.latitude) if commune is not None else None
+    actor.longitude = float(commune.longitude) if commune is not None else None
+    actor.location_name = commune.name if commune is not None else None
 
 
 async def checked_commune(session: AsyncSession, insee: str | None) -> str | None:
@@ -161,7 +170,8 @@ async def update_account_settings(session: AsyncSession, username: str, *, commu
     if actor is None or actor.deleted_at is not None or actor.kind == "instance":
         raise AccountError(f"no local account {username!r}")
     if commune_insee is not None:
-        actor.commune_insee = await checked_commune(session, commune_insee)
+        insee = await checked_commune(session, commune_insee)
+        set_home(actor, await session.get(Commune, insee) if insee else None, insee)
     if theme is not None:
         actor.theme = checked_theme(theme, actor.kind)
     actor.updated = utcnow()

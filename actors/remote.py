@@ -20,6 +20,7 @@ from fediverse.db import insert_ignoring_conflicts, utcnow
 from fediverse.http import FetchError
 from fediverse.ids import new_id
 from fediverse.models import Actor
+from fediverse.places import parse_place
 from fediverse.runtime import Runtime
 from fediverse.sanitize import sanitize_html
 from fediverse.uris import Uris, host_of
@@ -121,7 +122,19 @@ def actor_fields_from_document(doc: dict[str, Any], uris: Uris, expected_host: s
         "also_known_as": json.dumps(aliases),
         "published": parse_datetime(doc.get("published")) or utcnow(),
         "updated": parse_datetime(doc.get("updated")),
+        **location_fields(doc.get("location")),
     }
+
+
+def location_fields(value: Any) -> dict[str, Any]:
+    """Where a remote actor says it is (its `location` Place): the INSEE code of its commune, if it
+    names one (ours or not), the point and a name. Refreshed on every fetch and Update, so a
+    location that disappears is cleared."""
+    place = parse_place(value)
+    if place is None:
+        return {"commune_insee": None, "latitude": None, "longitude": None, "location_name": None}
+    return {"commune_insee": place.insee, "latitude": place.latitude, "longitude": place.longitude,
+            "location_name": place.name or place.locality}
 
 
 async def upsert_remote_actor(session: AsyncSession, fields: dict[str, Any], raw: dict[str, Any]) -> Actor:

@@ -10,17 +10,20 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, false, func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from actors.groups import is_group, members_only, moderators_url
+from actors.groups import moderators as group_moderators
+from actors.neighbours import mutual_neighbour_uris
 from actors.remote import ActorResolver
 from actors.serializers import actor_to_as, instance_actor_to_as
 from actors.signed_requests import request_target, verify_signed_request
 from actors.territory import get_territory, list_communes
 from fediverse.as2 import AS_CONTEXT
-from fediverse.models import Actor, FeaturedStatus, Follow, OutgoingActivity, Status
+from fediverse.models import Actor, Commune, FeaturedStatus, Follow, OutgoingActivity, Status
 from fediverse.runtime import Runtime
 from fediverse.signatures import SignatureError
 from outbox.serializers import create_activity, load_status_parts, status_to_as
@@ -86,7 +89,9 @@ async def actor_document(request: Request) -> Response:
         return RedirectResponse(runtime.uris.profile_page(actor.username), status_code=302)
     if (denied := await _authorize(request)) is not None:
         return denied
-    return _as_response(actor_to_as(actor, runtime.uris), request=request)
+    async with runtime.sessions() as session:
+        commune = await session.get(Commune, actor.commune_insee) if actor.commune_insee else None
+    return _as_response(actor_to_as(actor, runtime.uris, commune), request=request)
 
 
 async def instance_actor(request: Request) -> Response:
@@ -97,7 +102,7 @@ async def instance_actor(request: Request) -> Response:
         communes = await list_communes(session)
     if actor is None:
         return _not_found()
-    return _as_response(instance_actor_to_as(actor, runtime.uris, territory, communes))
+    return _as_response(instance_actor_to_as(actor, runtime.uris, territory, communes, neighbours=True))
 
 
 async def _paged(request: Request, collection_id: str, total: int, query: Select[Any], render: Any) -> Response:
@@ -176,7 +181,10 @@ async def _follow_collection(request: Request, *, followers: bool) -> Response:
         return await session.scalar(select(Actor.uri).where(Actor.id == getattr(row, other.key)))
 
     collection_id = actor.followers_url if followers else actor.following_url
-    return await _paged(request, collection_id or "", total, select(Follow).where(*where), render)
+    query = select(Follow).where(*where)
+    if followers and _members_only_group(actor):
+        query = query.where(false())  # who belongs to a members-only group is not public
+    return await _paged(request, collection_id or "", total, query, render)
 
 
 async def followers(request: Request) -> Response:
@@ -196,9 +204,28 @@ async def featured(request: Request) -> Response:
         statuses = (await session.scalars(select(Status).join(FeaturedStatus, FeaturedStatus.status_id == Status.id)
                                           .where(FeaturedStatus.actor_id == actor.id)
                                           .order_by(FeaturedStatus.id.desc()).limit(50))).all()
+        statuses = [] if _members_only_group(actor) else statuses
         items = [status_to_as(s, await load_status_parts(session, s), runtime.uris, with_context=False)
                  for s in statuses]
     return _as_response({"@context": AS_CONTEXT, "id": actor.featured_url, "type": "OrderedCollection",
+                         "totalItems": len(items), "orderedItems": items}, request=request)
+
+
+def _members_only_group(actor: Actor) -> bool:
+    return is_group(actor) and members_only(actor)
+
+
+async def group_moderators_collection(request: Request) -> Response:
+    """FEP-1b12: the moderators a group's `attributedTo` names, as actor URIs (Lemmy reads this)."""
+    runtime: Runtime = request.app.state.runtime
+    group = await _local_actor(runtime, request.path_params["username"])
+    if group is None or not is_group(group):
+        return _not_found("no such group")
+    if (denied := await _authorize(request)) is not None:
+        return denied
+    async with runtime.sessions() as session:
+        items = [actor.uri for actor, _role in await group_moderators(session, group)]
+    return _as_response({"@context": AS_CONTEXT, "id": moderators_url(group), "type": "OrderedCollection",
                          "totalItems": len(items), "orderedItems": items}, request=request)
 
 
@@ -262,14 +289,25 @@ async def instance_outbox(request: Request) -> Response:
                          "type": "OrderedCollection", "totalItems": 0, "orderedItems": []})
 
 
+async def instance_neighbours(request: Request) -> Response:
+    """The instance actors of our mutual neighbours (both consented), public like the instance actor."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        items = await mutual_neighbour_uris(session)
+    return _as_response({"@context": AS_CONTEXT, "id": f"{runtime.uris.instance_actor()}/neighbours",
+                         "type": "OrderedCollection", "totalItems": len(items), "orderedItems": items})
+
+
 routes = [
     Route("/actor", instance_actor),
     Route("/actor/outbox", instance_outbox),
+    Route("/actor/neighbours", instance_neighbours),
     Route("/users/{username}", actor_document),
     Route("/users/{username}/outbox", outbox),
     Route("/users/{username}/followers", followers),
     Route("/users/{username}/following", following),
     Route("/users/{username}/collections/featured", featured),
+    Route("/users/{username}/moderators", group_moderators_collection),
     Route("/users/{username}/statuses/{status_id:int}", status_object),
     Route("/users/{username}/statuses/{status_id:int}/activity", status_activity),
     Route("/users/{username}/activities/{activity_id:int}", activity_document),

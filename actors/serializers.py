@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from actors.groups import GROUP_KIND, moderators_url
+from actors.neighbourhood import actor_place
 from fediverse.as2 import CONTEXT, format_datetime
 from fediverse.models import Actor, Commune, Territory
 from fediverse.places import PLACE_TERMS, commune_to_place
@@ -15,8 +17,13 @@ from fediverse.uris import Uris
 KIND_PROPERTY = "territoryKind"
 # Extension property on the instance actor: the communes it serves, as a Collection of Places.
 TERRITORY_PROPERTY = "territory"
+# Extension property on the instance actor: the instance actors of its mutual neighbours (a collection URL).
+NEIGHBOURS_PROPERTY = "neighbours"
+# Lemmy's term for groups where only moderators post (ours: every member posts).
+GROUP_TERMS = {"lemmy": "https://join-lemmy.org/ns#", "postingRestrictedToMods": "lemmy:postingRestrictedToMods"}
 
-def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
+def actor_to_as(actor: Actor, uris: Uris, commune: Commune | None = None) -> dict[str, Any]:
+    """`commune`: the actor's commune row when the caller has it (its Place then has the postal code)."""
     context = [*CONTEXT[:2], {**CONTEXT[2], KIND_PROPERTY: f"{uris.base}/ns#{KIND_PROPERTY}"}]
     doc: dict[str, Any] = {
         "@context": context,
@@ -55,13 +62,27 @@ def actor_to_as(actor: Actor, uris: Uris) -> dict[str, Any]:
         doc["alsoKnownAs"] = aliases
     if actor.updated:
         doc["updated"] = format_datetime(actor.updated)
+    place = actor_place(actor, commune)
+    if place is not None:  # where a local account is: its commune, as a Place (FEDERATION.md, Locations)
+        context[2].update(PLACE_TERMS)
+        doc["location"] = place
+    if actor.kind == GROUP_KIND and actor.domain is None:
+        # FEP-1b12 as Lemmy reads it: moderators in `attributedTo`, members may post.
+        doc["@context"] = [*context[:2], {**context[2], **GROUP_TERMS}]
+        doc["attributedTo"] = moderators_url(actor)
+        doc["postingRestrictedToMods"] = False
     return doc
 
 
 def instance_actor_to_as(actor: Actor, uris: Uris, territory: Territory | None,
-                         communes: list[Commune]) -> dict[str, Any]:
-    """The instance `Application` actor, plus the territory it serves (FEDERATION.md)."""
+                         communes: list[Commune], *, neighbours: bool = False) -> dict[str, Any]:
+    """The instance `Application` actor, plus the territory it serves and (`neighbours`) the link to
+    its neighbour instances (FEDERATION.md)."""
     doc = actor_to_as(actor, uris)
+    if neighbours:
+        doc["@context"] = [*doc["@context"][:2], {**doc["@context"][2], NEIGHBOURS_PROPERTY: {
+            "@id": f"{uris.base}/ns#{NEIGHBOURS_PROPERTY}", "@type": "@id"}}]
+        doc[NEIGHBOURS_PROPERTY] = f"{actor.uri}/{NEIGHBOURS_PROPERTY}"
     if territory is None and not communes:
         return doc
     base_terms = doc["@context"][2]

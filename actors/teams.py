@@ -30,7 +30,7 @@ from fediverse.runtime import Runtime
 
 ROLES = ("admin", "editor")
 # Kinds of accounts a team may run; a resident's account is personal.
-TEAM_KINDS = ("association", "shop", "official", "collectivity")
+TEAM_KINDS = ("association", "shop", "official", "collectivity", "group")
 
 
 class TeamError(ValueError):

@@ -14,8 +14,10 @@ two hashtags.
 The app then runs under uvicorn on 127.0.0.1 in its own process (plain HTTP, rate limit off,
 no workers), and one client sends REQUESTS sequential keep-alive requests per scenario (each
 from a random one of the fifty viewers): home first page, home deep page (max_id a fifth of
-the way into the data, i.e. weeks back), public first page, public deep page, and a hashtag
-page. Prints p50/p99/max latency per scenario.
+the way into the data, i.e. weeks back), public first page, public deep page, a hashtag page,
+and the neighbourhood ("voisinage") timeline, first and deep page: every account lives in one of
+the 43 communes of the two shipped territory files and posts there, and viewers read the default
+10 km around their commune. Prints p50/p99/max latency per scenario.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import multiprocessing
 import os
 import random
@@ -67,11 +70,20 @@ def _make_id(moment: datetime, sequence: int) -> int:
 
 def generate(accounts: int, follows: int, statuses: int, seed: int = 7) -> dict[str, list[dict[str, Any]]]:
     """Every row to insert, as plain dicts per table (deterministic for a given seed)."""
+    from actors.territory import read_communes_file
     from fediverse.api.auth import hash_secret
+    from fediverse.places import place_to_as
 
     rng = random.Random(seed)
     counter = itertools.count(1 << 40)  # ids of relation rows only need to be unique
     start = datetime.now(UTC) - timedelta(days=30)
+    territories = Path(__file__).resolve().parents[1] / "fediverse" / "territories"
+    communes = [row for name in ("couesnon-marches-de-bretagne.csv", "fougeres-agglomeration.csv")
+                for row in read_communes_file(territories / name)]
+    commune_rows = [{"insee": c.insee, "name": c.name, "postal_codes": " ".join(c.postal_codes),
+                     "latitude": c.latitude, "longitude": c.longitude, "created_at": start, "updated_at": start}
+                    for c in communes]
+    places = {c.insee: json.dumps(place_to_as(c.name, c.latitude, c.longitude, insee=c.insee)) for c in communes}
     actors = []
     for n in range(accounts):
         remote = n % 5 == 4
@@ -84,6 +96,7 @@ def generate(accounts: int, follows: int, statuses: int, seed: int = 7) -> dict[
             "inbox_url": base + "/inbox", "followers_url": base + "/followers", "manually_approves_followers": False,
             "discoverable": True, "also_known_as": "[]", "published": start - timedelta(days=30), "bot": False,
             "fields_json": "[]", "followers_count": 0, "following_count": 0, "statuses_count": 0,
+            "commune_insee": communes[n % len(communes)].insee,
         })
     ids = [a["id"] for a in actors]
     local_ids = [a["id"] for a in actors if a["domain"] is None]
@@ -117,6 +130,7 @@ def generate(accounts: int, follows: int, statuses: int, seed: int = 7) -> dict[
             "conversation_uri": f"https://bench.invalid/contexts/{status_id}", "reblog_of_id": None,
             "activity_uri": None, "to_json": "[]", "cc_json": "[]", "extra_json": None, "published": moment,
             "updated": None, "replies_count": 0, "reblogs_count": 0, "favourites_count": 0,
+            "commune_insee": None, "latitude": None, "longitude": None, "location_json": None,
         }
         if roll < 0.10 and public_ids:  # a boost
             row["reblog_of_id"] = rng.choice(public_ids[-2000:])
@@ -149,6 +163,10 @@ def generate(accounts: int, follows: int, statuses: int, seed: int = 7) -> dict[
                 row["content"] += f'<p><a href="https://bench.invalid/tags/{name}">#{name}</a></p>'
         if row["visibility"] == "public":
             public_ids.append(status_id)
+        if row["visibility"] != "direct":
+            home = next(c for c in communes if c.insee == author["commune_insee"])
+            row.update(commune_insee=home.insee, latitude=home.latitude, longitude=home.longitude,
+                       location_json=places[home.insee])
         status_rows.append(row)
     viewers = rng.sample(local_ids, min(VIEWERS, len(local_ids)))
     tokens = [{"id": next(counter), "token_hash": hash_secret(f"bench-token-{i}"), "actor_id": actor_id,
@@ -157,8 +175,8 @@ def generate(accounts: int, follows: int, statuses: int, seed: int = 7) -> dict[
     # Half of the viewers follow two hashtags (their public posts join the home timeline).
     tag_follows = [{"id": next(counter), "actor_id": actor_id, "name": name, "created_at": start}
                    for actor_id in viewers[::2] for name in rng.sample(TAGS, 2)]
-    return {"actors": actors, "follows": follow_rows, "statuses": status_rows, "mentions": mention_rows,
-            "status_tags": tag_rows, "oauth_tokens": tokens, "tag_follows": tag_follows}
+    return {"communes": commune_rows, "actors": actors, "follows": follow_rows, "statuses": status_rows,
+            "mentions": mention_rows, "status_tags": tag_rows, "oauth_tokens": tokens, "tag_follows": tag_follows}
 
 
 async def fill(database_url: str, rows: dict[str, list[dict[str, Any]]], analyze: bool) -> None:
@@ -172,7 +190,8 @@ async def fill(database_url: str, rows: dict[str, list[dict[str, Any]]], analyze
     tables = Base.metadata.tables
     try:
         async with engine.begin() as conn:
-            for name in ("actors", "follows", "statuses", "mentions", "status_tags", "oauth_tokens", "tag_follows"):
+            for name in ("communes", "actors", "follows", "statuses", "mentions", "status_tags", "oauth_tokens",
+                         "tag_follows"):
                 table = tables[name]
                 for offset in range(0, len(rows[name]), BATCH):
                     await conn.execute(table.insert(), rows[name][offset:offset + BATCH])
@@ -309,6 +328,8 @@ def main() -> None:
             "public, first page": "/api/v1/timelines/public",
             "public, deep page (max_id)": f"/api/v1/timelines/public?max_id={deep}",
             "hashtag #marche, first page": "/api/v1/timelines/tag/marche",
+            "neighbourhood, first page": "/api/v1/timelines/neighbourhood",
+            "neighbourhood, deep (max_id)": f"/api/v1/timelines/neighbourhood?max_id={deep}",
         }
         tokens = [f"bench-token-{i}" for i in range(len(rows["oauth_tokens"]))]
         assert server.pid is not None

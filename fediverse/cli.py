@@ -247,9 +247,31 @@ def cmd_teams_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_runtime(settings: Settings, work, *refusals: type[Exception]):  # type: ignore[no-untyped-def]
+    """Run `work(runtime)` with a full runtime (outbox commands need one); refusals become a CliError.
+
+    Activities it queues are delivered by the server's delivery worker, which polls the database.
+    """
+    from fediverse.app import start_runtime, stop_runtime
+
+    async def main():  # type: ignore[no-untyped-def]
+        runtime = await start_runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await stop_runtime(runtime)
+
+    try:
+        return asyncio.run(main())
+    except refusals as exc:
+        raise CliError(str(exc)) from exc
+
+
 def cmd_announcements_create(args: argparse.Namespace) -> int:
-    """Publish an announcement of the collectivity; apps show it above the home timeline."""
-    from actors.announcements import AnnouncementError, create_announcement, local_text, parse_moment
+    """Publish an institutional message: a public status of the collectivity that federates to its
+    followers and neighbours, highlighted for residents (apps' announcements, web home page)."""
+    from actors.announcements import AnnouncementError, local_text, parse_moment, parse_theme
+    from outbox.institutional import publish_institutional_message
 
     settings = _settings(args)
     try:
@@ -257,15 +279,23 @@ def cmd_announcements_create(args: argparse.Namespace) -> int:
     except AnnouncementError as exc:
         print(f"error: --until: {exc}", file=sys.stderr)
         return 2
+    try:
+        theme = parse_theme(args.theme) if args.theme is not None else None
+    except AnnouncementError as exc:
+        print(f"error: --theme: {exc}", file=sys.stderr)
+        return 2
 
-    async def work(session, uris):  # type: ignore[no-untyped-def]
-        row = await create_announcement(session, args.author, args.text, urgent=args.urgent, ends_at=until)
-        return row.id, local_text(row.ends_at, row.all_day)
+    async def work(runtime):  # type: ignore[no-untyped-def]
+        published = await publish_institutional_message(runtime, args.author, args.text, theme=theme,
+                                                         urgent=args.urgent, until=until)
+        row = published.announcement
+        return row.id, row.theme, row.urgent, row.ends_at, local_text(row.ends_at, row.all_day), published
 
-    announcement_id, ends = _run(settings, work, AnnouncementError)
-    flags = " (urgent)" if args.urgent else ""
-    print(f"Published announcement {announcement_id}{flags} from {args.author}@{settings.domain}, "
-          f"until {'deleted' if until is None else ends}")
+    announcement_id, theme, urgent, ends_at, ends, published = _with_runtime(settings, work, AnnouncementError)
+    flags = (f" [{theme}]" if theme else "") + (" (urgent)" if urgent else "")
+    print(f"Published announcement {announcement_id}{flags} from {args.author.removeprefix('@')}@{settings.domain}, "
+          f"until {'deleted' if ends_at is None else ends}")
+    print(f"Status: {published.status.url}{' (pinned)' if published.pinned else ''}")
     return 0
 
 
@@ -282,31 +312,35 @@ def cmd_announcements_list(args: argparse.Namespace) -> int:
 
     rows = asyncio.run(_with_session(settings, work))
     if args.json:
-        print(json.dumps([{"id": str(row.id), "from": actor.username if actor else None, "text": row.text,
-                           "urgent": row.urgent, "all_day": row.all_day, "starts_at": iso(row.starts_at),
-                           "ends_at": iso(row.ends_at), "published_at": iso(row.published_at)}
-                          for row, actor in rows], indent=2, ensure_ascii=False))
+        print(json.dumps([{"id": str(s.row.id), "from": s.author.username if s.author else None, "text": s.text,
+                           "theme": s.row.theme, "urgent": s.row.urgent, "all_day": s.row.all_day,
+                           "starts_at": iso(s.row.starts_at), "ends_at": iso(s.row.ends_at),
+                           "published_at": iso(s.row.published_at),
+                           "status": (s.status.url or s.status.uri) if s.status else None}
+                          for s in rows], indent=2, ensure_ascii=False))
         return 0
-    for row, actor in rows:
-        text = " ".join(row.text.split())
+    for shown in rows:
+        row = shown.row
+        text = " ".join(shown.text.split())
         text = text if len(text) <= 60 else text[:59] + "…"
-        print(f"{row.id:<20} {'URGENT' if row.urgent else '':<6} {actor.username if actor else '-':<16} "
-              f"{describe_period(row):<36} {text}")
+        print(f"{row.id:<20} {'URGENT' if row.urgent else '':<6} {row.theme or '-':<13} "
+              f"{shown.author.username if shown.author else '-':<16} {describe_period(row):<36} {text}")
     return 0
 
 
 def cmd_announcements_delete(args: argparse.Namespace) -> int:
-    from actors.announcements import delete_announcement
+    """Stop highlighting a message (and unpin it); its status stays, delete it from an app to withdraw it."""
+    from outbox.institutional import withdraw_announcement
 
     settings = _settings(args)
     if not args.id.isdigit() or len(args.id) > 19:
         print(f"error: no announcement {args.id}", file=sys.stderr)
         return 2
 
-    async def work(session, uris):  # type: ignore[no-untyped-def]
-        return await delete_announcement(session, int(args.id))
+    async def work(runtime):  # type: ignore[no-untyped-def]
+        return await withdraw_announcement(runtime, int(args.id))
 
-    if not asyncio.run(_with_session(settings, work)):
+    if not _with_runtime(settings, work):
         print(f"error: no announcement {args.id}", file=sys.stderr)
         return 2
     print(f"Deleted announcement {args.id}")
@@ -477,22 +511,28 @@ def build_parser() -> argparse.ArgumentParser:
     teams_role.add_argument("role", choices=["admin", "editor"])
     teams_role.set_defaults(func=cmd_teams_role)
 
-    announcements = sub.add_parser("announcements", help="announcements of the collectivity shown in apps")
+    announcements = sub.add_parser("announcements", help="institutional messages of the collectivity")
     ann_sub = announcements.add_subparsers(dest="announcements_command", required=True)
-    ann_create = ann_sub.add_parser("create", help="publish an announcement")
+    ann_create = ann_sub.add_parser("create", help="post an institutional message (a public status, highlighted "
+                                                   "for residents)")
     ann_create.add_argument("--from", dest="author", required=True, metavar="USER",
-                            help="local account that signs it (usually the collectivity's)")
-    ann_create.add_argument("--text", required=True, help="plain text; links are made clickable")
-    ann_create.add_argument("--urgent", action="store_true", help="shown before the other announcements")
+                            help="the collectivity account that posts it")
+    ann_create.add_argument("--text", required=True, help="plain text; links and hashtags are made clickable")
+    ann_create.add_argument("--theme", metavar="THEME",
+                            help="jeunesse, emploi, logement, travaux, alerte, culture, environnement, mobilite, "
+                                 "sante or securite; its hashtag is added to the text (default: the first theme "
+                                 "hashtag of the text; alerte when --urgent)")
+    ann_create.add_argument("--urgent", action="store_true", help="an alert, shown before the other messages")
     ann_create.add_argument("--until", metavar="DATE",
                             help="last day (YYYY-MM-DD, to the end of that day) or ISO date and time "
-                                 "(Europe/Paris unless an offset is given); shown until deleted when omitted")
+                                 "(Europe/Paris unless an offset is given); without it, shown until deleted "
+                                 "(urgent: for 72 hours)")
     ann_create.set_defaults(func=cmd_announcements_create)
-    ann_list = ann_sub.add_parser("list", help="list current announcements")
+    ann_list = ann_sub.add_parser("list", help="list current messages")
     ann_list.add_argument("--all", action="store_true", help="include the ended ones")
     ann_list.add_argument("--json", action="store_true")
     ann_list.set_defaults(func=cmd_announcements_list)
-    ann_delete = ann_sub.add_parser("delete", help="withdraw an announcement")
+    ann_delete = ann_sub.add_parser("delete", help="stop highlighting a message (its status stays)")
     ann_delete.add_argument("id")
     ann_delete.set_defaults(func=cmd_announcements_delete)
 

@@ -37,6 +37,7 @@ from fediverse.models import (
     StatusTag,
     Tombstone,
 )
+from fediverse.places import ParsedPlace, parse_place, place_to_as
 from fediverse.sanitize import html_to_text, sanitize_html
 from fediverse.uris import host_of
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
@@ -95,6 +96,36 @@ def apply_fields(status: Status, obj: dict[str, Any], author: Actor) -> None:
         if key in previous and key not in extra:
             extra[key] = previous[key]
     status.extra_json = json.dumps(extra) if extra else None
+    apply_location(status, obj.get("location"))
+
+
+def apply_location(status: Status, value: Any) -> None:
+    """Where a remote object is, from its `location`: the INSEE code (whatever commune it names), the
+    point, and a Place we write ourselves from what was validated, never the sender's JSON. An object
+    without a usable Place (or an update that removed it) has no location."""
+    place = parse_place(value)
+    if place is None:
+        status.commune_insee = status.latitude = status.longitude = status.location_json = None
+        return
+    status.commune_insee = place.insee
+    status.latitude, status.longitude = place.latitude, place.longitude
+    status.location_json = json.dumps(clean_place(place))
+
+
+def clean_place(place: ParsedPlace) -> dict[str, Any]:
+    """A validated remote Place in our own shape (coordinates only when both are valid)."""
+    name = place.name or place.locality or place.insee or ""
+    if place.latitude is not None and place.longitude is not None:
+        return place_to_as(name, place.latitude, place.longitude, insee=place.insee,
+                           postal_code=place.postal_code, locality=place.locality)
+    doc: dict[str, Any] = {"type": "Place", "name": name}
+    address = {key: value for key, value in (("type", "PostalAddress"), ("addressLocality", place.locality),
+                                             ("postalCode", place.postal_code)) if value}
+    if len(address) > 1:
+        doc["address"] = address
+    if place.insee:
+        doc["identifier"] = {"type": "PropertyValue", "propertyID": "INSEE", "name": "INSEE", "value": place.insee}
+    return doc
 
 
 async def _replace_parts(ctx: InboxContext, session: AsyncSession, status: Status, obj: dict[str, Any]) -> list[Actor]:

@@ -4,6 +4,7 @@ round-trips through the `params` of a scheduled status."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -21,6 +22,9 @@ from outbox.limits import (
     MAX_TEXT_LENGTH,
     MIN_POLL_EXPIRATION,
 )
+
+# Metropolitan and overseas codes are 5 digits; Corsica uses 2A/2B followed by 3 digits.
+INSEE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 
 
 class Keep(Enum):
@@ -85,10 +89,14 @@ class StatusDraft:
     in_reply_to_id: int | None = None
     media_ids: list[int] = field(default_factory=list)
     poll: PollSpec | None = None
+    # Extension: the INSEE code of the territory's commune the status is about (else the author's).
+    commune: str | None = None
 
     def validate(self) -> None:
         if self.visibility not in VISIBILITIES:
             raise CommandError("visibility must be public, unlisted, private or direct")
+        if self.commune is not None and not INSEE_RE.match(self.commune):
+            raise CommandError("commune must be an INSEE code (5 characters, e.g. 35257)")
         if len(self.text) + len(self.spoiler_text) > MAX_TEXT_LENGTH:
             raise CommandError(f"text is limited to {MAX_TEXT_LENGTH} characters")
         if len(set(self.media_ids)) > MAX_MEDIA:
@@ -107,6 +115,7 @@ class StatusDraft:
             "in_reply_to_id": str(self.in_reply_to_id) if self.in_reply_to_id else None,
             "media_ids": [str(i) for i in self.media_ids] or None,
             "poll": self.poll.to_params() if self.poll else None,
+            **({"commune": self.commune} if self.commune else {}),
             "application_id": None, "scheduled_at": None, "idempotency": None, "with_rate_limit": False,
         }
 
@@ -117,5 +126,6 @@ class StatusDraft:
                    visibility=str(params.get("visibility") or "public"), sensitive=bool(params.get("sensitive")),
                    language=params.get("language") or None, in_reply_to_id=int(reply_to) if reply_to else None,
                    media_ids=[int(i) for i in params.get("media_ids") or []],
-                   poll=PollSpec.from_params(params["poll"]) if params.get("poll") else None)
+                   poll=PollSpec.from_params(params["poll"]) if params.get("poll") else None,
+                   commune=str(params["commune"]) if params.get("commune") else None)
 

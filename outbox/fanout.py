@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.models import Actor, Status
-from outbox.groups import reshare_to_groups
+from outbox.groups import group_member_inboxes_for, reshare_to_groups, set_group_audience
 from outbox.institutional import record_institutional_message
 from outbox.locations import locate_status
 from outbox.neighbours import neighbour_inboxes_for, share_with_neighbours
@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 
 async def before_serialize(cmd: CommandBase, session: AsyncSession, author: Actor, status: Status,
                            *, commune: str | None = None) -> None:
-    """Give a new status its location (the author's commune unless the client named another)."""
+    """Give a new status its location (the author's commune unless the client named another) and, when
+    it is addressed to an interest group, its FEP-1b12 `audience`."""
+    await locate_status(session, status, author, commune=commune)
+    await set_group_audience(session, cmd.uris, status)
+
+
+async def relocate(session: AsyncSession, author: Actor, status: Status, commune: str) -> None:
+    """An edit that names another commune moves the status (refused, with the whole edit, if unknown)."""
     await locate_status(session, status, author, commune=commune)
 
 
@@ -39,4 +46,4 @@ async def after_publish(cmd: CommandBase, session: AsyncSession, author: Actor, 
 
 async def extra_inboxes(session: AsyncSession, status: Status) -> list[str]:
     """Inboxes beyond the author's followers that must see an Update or Delete of `status`."""
-    return await neighbour_inboxes_for(session, status)
+    return await neighbour_inboxes_for(session, status) + await group_member_inboxes_for(session, status)

@@ -19,6 +19,7 @@ from outbox.compose import extract, render
 from outbox.drafts import StatusDraft
 from outbox.errors import CommandError
 from outbox.limits import IDEMPOTENCY_WINDOW, MAX_MENTIONS, MAX_SCHEDULED, MIN_SCHEDULE_DELAY
+from outbox.locations import commune_of_territory
 from outbox.statuses import StatusCommands
 from webfinger.client import resolve_handle
 
@@ -47,7 +48,7 @@ class PostingCommands(StatusCommands):
                 actor_id, content, visibility=draft.visibility, mentions=mentions, tags=tags,
                 in_reply_to_id=draft.in_reply_to_id, summary=draft.spoiler_text, sensitive=draft.sensitive,
                 language=draft.language, source_text=draft.text, media_ids=draft.media_ids, poll=draft.poll,
-                idempotency_key=idempotency_key, scheduled_id=scheduled_id)
+                idempotency_key=idempotency_key, scheduled_id=scheduled_id, commune=draft.commune)
         except IntegrityError:
             if not idempotency_key:
                 raise
@@ -62,12 +63,13 @@ class PostingCommands(StatusCommands):
 
     async def revise(self, actor_id: int, status_id: int, draft: StatusDraft) -> Status:
         """Edit from what a client wrote (PUT /api/v1/statuses/:id): like Mastodon, media and poll
-        not sent again are removed."""
+        not sent again are removed. A `commune` moves the status there (the Update carries the new
+        location); without it the location stays as it is."""
         draft.validate()
         content, mentions, tags = await self.compose(draft.text)
         return await self.edit(actor_id, status_id, content, summary=draft.spoiler_text, source_text=draft.text,
                                sensitive=draft.sensitive, language=draft.language, mentions=mentions, tags=tags,
-                               media_ids=draft.media_ids, poll=draft.poll)
+                               media_ids=draft.media_ids, poll=draft.poll, commune=draft.commune or None)
 
     async def compose(self, text: str) -> tuple[str, list[Actor], list[str]]:
         """HTML, resolved mentioned actors and hashtags of a plain-text status."""
@@ -117,6 +119,8 @@ class PostingCommands(StatusCommands):
                     raise CommandError(f"media {', '.join(missing)} does not exist or cannot be attached")
             if draft.in_reply_to_id is not None:
                 await self._status(session, draft.in_reply_to_id)
+            if draft.commune:
+                await commune_of_territory(session, draft.commune)
             row = ScheduledStatus(actor_id=author.id, scheduled_at=scheduled_at,
                                   params_json=json.dumps(draft.to_params()),
                                   media_ids_json=json.dumps([str(i) for i in draft.media_ids]))

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 
 from actors.serializers import actor_to_as
 from fediverse.db import utcnow
-from fediverse.models import Actor, FeaturedStatus
+from fediverse.models import Actor, Commune, FeaturedStatus
 from fediverse.sanitize import sanitize_html
 from fediverse.uris import PUBLIC
 from outbox.audience import follower_inboxes
@@ -39,7 +39,8 @@ class ProfileCommands(CommandBase):
                 setattr(actor, key, value)
             actor.updated = utcnow()
             await session.flush()
-            doc = actor_to_as(actor, self.uris)
+            commune = await session.get(Commune, actor.commune_insee) if actor.commune_insee else None
+            doc = actor_to_as(actor, self.uris, commune)
             _, activity_uri = self._activity_uri(actor)
             body = wrap("Update", activity_uri, actor.uri, doc, to=[PUBLIC], cc=[actor.followers_url or ""])
             await self._emit(session, actor, body, await follower_inboxes(session, actor.id), object_uri=actor.uri)

@@ -12,7 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fediverse.as2 import CONTEXT, format_datetime
 from fediverse.db import utcnow
 from fediverse.models import Actor, Attachment, Mention, Poll, Status, StatusTag
+from fediverse.places import PLACE_TERMS
 from fediverse.uris import PUBLIC, Uris
+
+# Our context plus the schema.org terms of a `location` Place (PostalAddress, INSEE identifier).
+PLACE_CONTEXT: list[Any] = [*CONTEXT[:2], {**CONTEXT[2], **PLACE_TERMS}]
 
 
 @dataclass
@@ -100,13 +104,31 @@ def status_to_as(status: Status, parts: StatusParts, uris: Uris, *, with_context
          **({"blurhash": a.blurhash} if a.blurhash else {})}
         for a in parts.attachments
     ]
+    location = status_location(status)
+    if location is not None:
+        doc["location"] = location
     if status.extra_json:
         doc.update(json.loads(status.extra_json))
     if parts.poll is not None:
         doc.update(question_fields(parts.poll))
     if with_context:
-        doc = {"@context": CONTEXT, **doc}
+        doc = {"@context": context_for(doc), **doc}
     return doc
+
+
+def status_location(status: Status) -> dict[str, Any] | None:
+    """The stored Place of a status (one object, as Mobilizon reads it); none on direct messages."""
+    if not status.location_json or status.visibility == "direct":
+        return None
+    place = json.loads(status.location_json)
+    return place if isinstance(place, dict) else None
+
+
+def context_for(doc: dict[str, Any]) -> list[Any]:
+    """Our context, with the Place terms when the document (or the object it wraps) has a location."""
+    inner = doc.get("object")
+    located = "location" in doc or (isinstance(inner, dict) and "location" in inner)
+    return PLACE_CONTEXT if located else CONTEXT
 
 
 def tombstone(object_uri: str) -> dict[str, Any]:
@@ -120,6 +142,7 @@ def wrap(activity_type: str, activity_uri: str, actor_uri: str, obj: Any, *, to:
     if isinstance(obj, dict):
         obj = {k: v for k, v in obj.items() if k != "@context"}
     doc["object"] = obj
+    doc["@context"] = context_for(doc)
     if to is not None:
         doc["to"] = to
     if cc is not None:

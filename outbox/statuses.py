@@ -192,12 +192,14 @@ class StatusCommands(CommandBase):
         tags: list[str] | None = None,
         media_ids: Sequence[int] | None = None,
         poll: PollSpec | None | Keep = KEEP,
+        commune: str | None = None,
     ) -> Status:
         """Edit a status: the previous version is kept (StatusEdit) and `Update` is federated.
 
         None keeps summary, sensitive, language, mentions, tags and media as they are; `poll` KEEP
         keeps the poll, None removes it, a spec replaces it (votes reset when options change).
-        New mentions are notified; earlier mentions stay (Mastodon does the same).
+        New mentions are notified; earlier mentions stay (Mastodon does the same). A `commune`
+        (INSEE) moves the status there; without it the location stays.
         """
         async with self._transaction() as session:
             author = await self._actor(session, actor_id, local=True)
@@ -250,6 +252,8 @@ class StatusCommands(CommandBase):
                 await session.execute(delete(StatusTag).where(StatusTag.status_id == status.id))
                 for tag in dict.fromkeys(t.lower() for t in tags):
                     session.add(StatusTag(status_id=status.id, name=tag))
+            if commune is not None:
+                await fanout.relocate(session, author, status, commune)
             await session.flush()
             queue_event(session, "status.updated", id=status.id)
             for target in new_mentions:

@@ -1,4 +1,5 @@
-"""`fediverse announcements` as an administrator runs it: separate processes on a real data directory."""
+"""`fediverse announcements` as an administrator runs it: separate processes on a real data directory
+(no server running: the statuses are posted and their deliveries queued for its workers)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,18 +34,23 @@ def _listed(data_dir: Path, *extra: str) -> list[dict[str, object]]:
     return json.loads(listed.stdout)
 
 
-def test_create_and_list_announcements_urgent_first(data_dir: Path) -> None:
+def test_create_and_list_institutional_messages_urgent_first(data_dir: Path) -> None:
     water = _run(data_dir, "announcements", "create", "--from", "mairie", "--text", "Coupure d'eau jeudi",
                  "--urgent", "--until", "2099-01-15")
     assert water.returncode == 0, water.stderr
-    assert "(urgent)" in water.stdout and "until 2099-01-15" in water.stdout
+    assert "[alerte] (urgent)" in water.stdout and "until 2099-01-15" in water.stdout
+    assert "https://localhost:8000/@mairie/" in water.stdout and "(pinned)" in water.stdout
     council = _run(data_dir, "announcements", "create", "--from", "@mairie", "--text", "Conseil municipal",
-                   "--until", "2099-01-20T18:30")
+                   "--theme", "Logement", "--until", "2099-01-20T18:30")
     assert council.returncode == 0, council.stderr
     forever = _run(data_dir, "announcements", "create", "--from", "mairie", "--text", "Horaires de la mairie")
     assert forever.returncode == 0 and "until deleted" in forever.stdout
     rows = _listed(data_dir)
-    assert [r["text"] for r in rows] == ["Coupure d'eau jeudi", "Horaires de la mairie", "Conseil municipal"]
+    # The theme's hashtag is added to the status; no theme, no hashtag.
+    assert [r["text"] for r in rows] == ["Coupure d'eau jeudi\n\n#Alerte", "Horaires de la mairie",
+                                         "Conseil municipal\n\n#Logement"]
+    assert [r["theme"] for r in rows] == ["alerte", None, "logement"]
+    assert all(str(r["status"]).startswith("https://localhost:8000/@mairie/") for r in rows)
     first = rows[0]
     assert first["urgent"] is True and first["all_day"] is True and first["from"] == "mairie"
     # A bare date lasts to the end of that day in France (winter time, UTC+1).
@@ -52,10 +59,19 @@ def test_create_and_list_announcements_urgent_first(data_dir: Path) -> None:
     assert rows[2]["ends_at"] == "2099-01-20T17:30:00+00:00" and rows[2]["all_day"] is False
     assert rows[1]["ends_at"] is None
     table = _run(data_dir, "announcements", "list")
-    assert table.returncode == 0 and "URGENT" in table.stdout.splitlines()[0]
+    assert table.returncode == 0 and "URGENT" in table.stdout.splitlines()[0] and "alerte" in table.stdout
     deleted = _run(data_dir, "announcements", "delete", str(rows[1]["id"]))
     assert deleted.returncode == 0, deleted.stderr
-    assert [r["text"] for r in _listed(data_dir)] == ["Coupure d'eau jeudi", "Conseil municipal"]
+    assert [r["theme"] for r in _listed(data_dir)] == ["alerte", "logement"]
+
+
+def test_an_urgent_message_without_end_lasts_72_hours(data_dir: Path) -> None:
+    made = _run(data_dir, "announcements", "create", "--from", "mairie", "--text", "Orages #vigilance", "--urgent")
+    assert made.returncode == 0, made.stderr
+    (row,) = _listed(data_dir)
+    published = datetime.fromisoformat(str(row["published_at"]))
+    assert datetime.fromisoformat(str(row["ends_at"])) - published == timedelta(hours=72)
+    assert row["urgent"] is True and row["theme"] == "alerte"
 
 
 def test_create_refuses_unknown_accounts_and_bad_dates_with_a_clear_message(data_dir: Path) -> None:
@@ -69,6 +85,18 @@ def test_create_refuses_unknown_accounts_and_bad_dates_with_a_clear_message(data
     assert past.returncode == 2 and "already past" in past.stderr
     empty = _run(data_dir, "announcements", "create", "--from", "mairie", "--text", "   ")
     assert empty.returncode == 2 and "empty" in empty.stderr
+    theme = _run(data_dir, "announcements", "create", "--from", "mairie", "--text", "Bonjour", "--theme", "sport")
+    assert theme.returncode == 2 and "--theme" in theme.stderr and "travaux" in theme.stderr
     missing = _run(data_dir, "announcements", "delete", "123456")
     assert missing.returncode == 2 and "no announcement 123456" in missing.stderr
+    assert _listed(data_dir, "--all") == []
+
+
+def test_only_the_collectivity_account_posts_institutional_messages(data_dir: Path) -> None:
+    made = _run(data_dir, "accounts", "create", "alice", "--email", "alice@example.fr", "--password", "un mot de passe")
+    assert made.returncode == 0, made.stderr
+    refused = _run(data_dir, "announcements", "create", "--from", "alice", "--text", "Travaux", "--theme", "travaux")
+    assert refused.returncode == 2, refused.stderr
+    assert "error: alice is a resident account: institutional messages are posted by a collectivity account" \
+        in refused.stderr
     assert _listed(data_dir, "--all") == []

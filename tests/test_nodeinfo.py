@@ -87,6 +87,8 @@ async def test_discovery(runtime: Runtime) -> None:
     assert reply.json() == {"links": [
         {"rel": SCHEMA + "2.0", "href": "https://commune-a.test/nodeinfo/2.0"},
         {"rel": SCHEMA + "2.1", "href": "https://commune-a.test/nodeinfo/2.1"},
+        # FEP-2677: the instance actor, for neighbours and relays
+        {"rel": "https://www.w3.org/ns/activitystreams#Application", "href": "https://commune-a.test/actor"},
     ]}
 
 

@@ -200,6 +200,15 @@ async def test_instance_actor(app: Starlette, accounts: dict[str, Actor], resour
                                "href": "https://commune-a.test/actor"}
 
 
+async def test_relay_at_our_domain_is_the_instance_actor_as_mobilizon_subscribes(
+        app: Starlette, accounts: dict[str, Actor]) -> None:
+    reply = await webfinger(app, "acct:relay@commune-a.test")
+    assert reply.status == 200, reply.body
+    jrd = reply.json()
+    assert jrd["subject"] == "acct:relay@commune-a.test"
+    assert jrd["links"][0]["href"] == "https://commune-a.test/actor"
+
+
 @pytest.mark.parametrize("resource", [
     "acct:nobody@commune-a.test",
     "acct:suspendu@commune-a.test",

@@ -183,6 +183,10 @@ def jrd_for(uris: Uris, actor: Actor) -> dict[str, Any]:
     }
 
 
+RELAY_ALIAS = "relay"
+INSTANCE_ACTOR_REL = "https://www.w3.org/ns/activitystreams#Application"
+
+
 async def webfinger(request: Request) -> Response:
     """GET /.well-known/webfinger?resource=... (the `rel` filter is optional in RFC 7033; ignored)."""
     runtime: Runtime = request.app.state.runtime
@@ -190,13 +194,18 @@ async def webfinger(request: Request) -> Response:
         username = parse_resource(runtime.uris, request.query_params.get("resource"))
     except WebFingerLookupError as exc:
         return _error(exc.status, exc.message)
+    # Mobilizon subscribes to an instance through `relay@host`; ours is the instance actor.
+    relay_alias = username.lower() == RELAY_ALIAS
     async with runtime.sessions() as session:
-        actor = await find_local_actor(session, username)
+        actor = await find_local_actor(session, runtime.settings.domain if relay_alias else username)
     if not answerable(runtime.uris, actor):
         return _error(404, "no such account")
     assert actor is not None
+    jrd = jrd_for(runtime.uris, actor)
+    if relay_alias:
+        jrd["subject"] = f"acct:{RELAY_ALIAS}@{runtime.settings.domain}"
     return JSONResponse(
-        jrd_for(runtime.uris, actor),
+        jrd,
         media_type=JRD_CONTENT_TYPE,
         headers={**CORS, "Cache-Control": WEBFINGER_CACHE},
     )
@@ -350,6 +359,8 @@ async def nodeinfo_discovery(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     base = runtime.settings.base_url
     links = [{"rel": NODEINFO_REL_PREFIX + v, "href": f"{base}/nodeinfo/{v}"} for v in NODEINFO_SCHEMAS]
+    # FEP-2677: where the instance actor (neighbours, relays, signed fetches) lives.
+    links.append({"rel": INSTANCE_ACTOR_REL, "href": runtime.uris.instance_actor()})
     return JSONResponse({"links": links}, headers={**CORS, "Cache-Control": NODEINFO_CACHE})
 
 

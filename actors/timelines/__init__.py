@@ -10,7 +10,7 @@ the page is full. Keyword filters run in Python on the page; when they hide stat
 topped up from the next rows, so a client gets a full page while there is more to read.
 
 One concept a module: `paging`, `relations`, `clauses` (the visibility rules as SQL), `feeds`
-(home, public, tag, list), `filters` (applying them) and `filter_edits`, `lists`,
+(home, public, tag, list), `neighbourhood` (the "voisinage"), `filters` (applying them) and `filter_edits`, `lists`,
 `conversations`, `notifications`, `markers`; `errors`. Callers import from here.
 """
 
@@ -63,6 +63,7 @@ from actors.timelines.lists import (
     update_list,
 )
 from actors.timelines.markers import MARKER_TIMELINES, get_markers, set_markers
+from actors.timelines.neighbourhood import neighbourhood_timeline
 from actors.timelines.notifications import (
     NOTIFICATION_TYPES,
     clear_notifications,
@@ -83,7 +84,8 @@ __all__ = [
     "delete_keyword", "delete_list", "dismiss_notification", "filters_of", "get_conversation", "get_filter",
     "get_filter_status", "get_keyword", "get_list", "get_markers", "get_notification", "hide_conversation",
     "home_clause", "home_timeline", "in_home", "keyword_pattern", "list_accounts", "list_clause", "list_timeline",
-    "lists_containing", "lists_of", "normalize_tags", "notification_query", "notifications_page", "paginate",
+    "lists_containing", "lists_of", "neighbourhood_timeline", "normalize_tags", "notification_query",
+    "notifications_page", "paginate",
     "public_clause", "public_timeline", "read_conversation", "remove_list_accounts", "save_filter", "set_markers",
     "load_relations", "sync_conversations", "tag_clause", "tag_timeline", "unread_notifications", "update_keyword",
     "update_list",

@@ -1,4 +1,9 @@
-"""Mastodon client API: lists of followed accounts (`/api/v1/lists`) and their members."""
+"""Mastodon client API: lists of followed accounts (`/api/v1/lists`) and their members.
+
+The first list is built in: "Voisinage" (id `neighbourhood`), whose timeline is the resident's
+neighbourhood timeline, so any Mastodon app shows it. It is maintained automatically: it cannot be
+renamed, deleted or given members (422), and it has no members to list.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from actors import timelines as domain
+from actors.neighbourhood import NEIGHBOURHOOD_LIST_ID, NEIGHBOURHOOD_LIST_TITLE
 from fediverse.api.auth import authenticate
 from fediverse.api.domain_calls import reading, runtime_of, writing
 from fediverse.api.errors import unprocessable
@@ -21,15 +27,28 @@ MEMBERS_DEFAULT_LIMIT = 40
 MEMBERS_MAX_LIMIT = 80
 
 
+BUILT_IN_REFUSAL = (f"the {NEIGHBOURHOOD_LIST_TITLE} list is maintained automatically from your neighbourhood: "
+                    "change it with PUT /api/v1/neighbourhood")
+
+
 def list_to_api(row: UserList) -> dict[str, Any]:
     return {"id": str(row.id), "title": row.title, "replies_policy": row.replies_policy, "exclusive": row.exclusive}
+
+
+def neighbourhood_list() -> dict[str, Any]:
+    return {"id": NEIGHBOURHOOD_LIST_ID, "title": NEIGHBOURHOOD_LIST_TITLE, "replies_policy": "none",
+            "exclusive": False}
+
+
+def _built_in(request: Request) -> bool:
+    return request.path_params.get("id") == NEIGHBOURHOOD_LIST_ID
 
 
 async def index(request: Request) -> Response:
     identity = await authenticate(request, "read:lists")
     async with reading(request) as session:
         rows = await domain.lists_of(session, identity.actor_id)
-    return JSONResponse([list_to_api(r) for r in rows])
+    return JSONResponse([neighbourhood_list(), *(list_to_api(r) for r in rows)])
 
 
 async def create(request: Request) -> Response:
@@ -50,6 +69,12 @@ def _policy(params: dict[str, Any]) -> str | None:
 
 async def one(request: Request) -> Response:
     """GET, PUT and DELETE /api/v1/lists/:id."""
+    if _built_in(request):
+        if request.method == "GET":
+            await authenticate(request, "read:lists")
+            return JSONResponse(neighbourhood_list())
+        await authenticate(request, "write:lists")
+        raise unprocessable(BUILT_IN_REFUSAL)
     list_id = path_id(request)
     if request.method == "GET":
         identity = await authenticate(request, "read:lists")
@@ -72,6 +97,12 @@ async def one(request: Request) -> Response:
 
 async def accounts(request: Request) -> Response:
     """GET (paginated by account id; limit=0 for all), POST and DELETE `account_ids[]`."""
+    if _built_in(request):
+        if request.method == "GET":
+            await authenticate(request, "read:lists")
+            return JSONResponse([])
+        await authenticate(request, "write:lists")
+        raise unprocessable(BUILT_IN_REFUSAL)
     list_id = path_id(request)
     if request.method == "GET":
         identity = await authenticate(request, "read:lists")

@@ -1,10 +1,8 @@
-"""The small endpoints apps call on start-up or in side panels: emojis, announcements, preferences,
+"""The small endpoints apps call on start-up or in side panels: emojis, preferences,
 trends, follow suggestions, the profile directory, hashtags (followed tags) and scheduled statuses.
 
 Custom emojis have nothing behind them yet; they answer an empty list rather than 404, because
-apps treat a 404 there as a broken server. Announcements are written by administrators with the
-`fediverse announcements` command (actors.announcements); reactions to them are accepted but not
-stored.
+apps treat a 404 there as a broken server. Announcements are in fediverse.api.announcements.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from actors.announcements import active_announcements, dismiss_announcement, get_announcement
 from actors.relationships import dismiss_suggestion, not_dismissed_suggestion
 from actors.tags import TagError, follow_tag, followed_among, followed_tags_query, normalize_tag, unfollow_tag
 from fediverse.api.auth import Identity, authenticate, optional_identity
@@ -32,7 +29,6 @@ from fediverse.api.serializers.statuses import StatusRenderer, media_to_api
 from fediverse.db import utcnow
 from fediverse.models import (
     Actor,
-    Announcement,
     Attachment,
     Follow,
     Mute,
@@ -97,63 +93,11 @@ def _path_id(request: Request, name: str = "id") -> int:
     return int(raw)
 
 
-# -- emojis, announcements, preferences --------------------------------------------------------
+# -- emojis, preferences ---------------------------------------------------------------------
 
 async def custom_emojis(request: Request) -> Response:
     await optional_identity(request)
     return JSONResponse([])
-
-
-def announcement_to_api(row: Announcement, read: bool) -> dict[str, Any]:
-    """Mastodon's Announcement entity; `urgent` is our extension (apps that know it can highlight)."""
-    return {
-        "id": str(row.id),
-        "content": row.content,
-        "starts_at": iso(row.starts_at),
-        "ends_at": iso(row.ends_at),
-        "all_day": row.all_day,
-        "published_at": iso(row.published_at),
-        "updated_at": iso(row.updated_at),
-        "read": read,
-        "mentions": [],
-        "statuses": [],
-        "tags": [],
-        "emojis": [],
-        "reactions": [],
-        "urgent": row.urgent,
-    }
-
-
-async def announcements(request: Request) -> Response:
-    """The collectivity's current announcements, urgent ones first, each with the reader's `read`.
-
-    Like Mastodon, dismissed ones are included (shown as read) unless `with_dismissed=false`.
-    """
-    identity = await authenticate(request)  # Mastodon asks for a user token, whatever its scopes
-    raw = request.query_params.get("with_dismissed")
-    with_dismissed = raw is None or raw == "" or truthy(raw)
-    async with _runtime(request).sessions() as session:
-        rows = await active_announcements(session, identity.actor_id, with_dismissed=with_dismissed)
-    return JSONResponse([announcement_to_api(row, read) for row, read in rows])
-
-
-async def announcement_dismiss(request: Request) -> Response:
-    identity = await authenticate(request, "write:accounts")
-    announcement_id = _path_id(request)
-    async with _runtime(request).transaction() as session:
-        if not await dismiss_announcement(session, identity.actor_id, announcement_id):
-            raise not_found()
-    return JSONResponse({})
-
-
-async def announcement_reaction(request: Request) -> Response:
-    """Reactions are accepted (so apps do not show an error) but not stored or counted."""
-    await authenticate(request, "write:favourites")
-    announcement_id = _path_id(request)
-    async with _runtime(request).sessions() as session:
-        if await get_announcement(session, announcement_id) is None:
-            raise not_found()
-    return JSONResponse({})
 
 
 async def preferences(request: Request) -> Response:
@@ -483,9 +427,6 @@ def _parse_datetime(value: Any) -> datetime | None:
 
 routes: list[BaseRoute] = [
     Route("/api/v1/custom_emojis", custom_emojis, methods=["GET"]),
-    Route("/api/v1/announcements", announcements, methods=["GET"]),
-    Route("/api/v1/announcements/{id}/dismiss", announcement_dismiss, methods=["POST"]),
-    Route("/api/v1/announcements/{id}/reactions/{name}", announcement_reaction, methods=["PUT", "DELETE"]),
     Route("/api/v1/preferences", preferences, methods=["GET"]),
     Route("/api/v1/followed_tags", followed_tags, methods=["GET"]),
     Route("/api/v1/tags/{name}", show_tag, methods=["GET"]),

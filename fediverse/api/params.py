@@ -119,7 +119,7 @@ def as_list(value: Any) -> list[Any]:
     return [value]
 
 
-def strings(params: dict[str, Any], name: str) -> list[str]:
+def strings(params: Mapping[str, Any], name: str) -> list[str]:
     """The non-empty scalar values of a list parameter, as strings."""
     return [str(v) for v in as_list(params.get(name)) if isinstance(v, str | int) and str(v)]
 
@@ -128,6 +128,27 @@ def string(params: Mapping[str, Any], name: str) -> str | None:
     """A parameter that must be a string (None for a list, a hash or nothing)."""
     value = params.get(name)
     return value if isinstance(value, str) else None
+
+
+def scalar(params: Mapping[str, Any], name: str) -> str | int | float | bool | None:
+    """A single-valued parameter of any JSON type; None for a list, a hash or nothing (Rails' `permit`
+    drops those where it expects a single value)."""
+    value = params.get(name)
+    return None if isinstance(value, list | dict) else value
+
+
+def scalar_text(params: Mapping[str, Any], name: str) -> str | None:
+    """A single-valued parameter as the text a form would have sent (JSON true/false as `true`/`false`)."""
+    value = scalar(params, name)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return None if value is None else str(value)
+
+
+def hash_param(params: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A nested parameter (`source[privacy]=..` or a JSON object); {} when absent or not a hash."""
+    value = params.get(name)
+    return value if isinstance(value, dict) else {}
 
 
 def text_value(value: Any) -> str | None:
@@ -162,6 +183,11 @@ def flag(value: Any) -> bool | None:
     return text not in FALSE_VALUES
 
 
+def flag_param(params: Mapping[str, Any], name: str) -> bool | None:
+    """`flag` of a single-valued parameter (None for a list or a hash)."""
+    return flag(scalar(params, name))
+
+
 def boolean(value: Any, default: bool = False) -> bool:
     """`flag` as a plain bool: `default` when absent, false when empty."""
     return default if value is None else bool(flag(value))
@@ -173,7 +199,8 @@ def truthy(value: Any) -> bool:
 
 
 def _is_id(text: str) -> bool:
-    return text.isdigit() and len(text) <= 19 and int(text) <= MAX_ID
+    # isascii: str.isdigit() also accepts digits such as '²' that int() refuses.
+    return text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_ID
 
 
 def id_value(value: Any, name: str = "id") -> int:
@@ -182,6 +209,13 @@ def id_value(value: Any, name: str = "id") -> int:
     if not _is_id(text):
         raise unprocessable(f"{name} must be an id", name)
     return int(text)
+
+
+def id_list(params: Mapping[str, Any], name: str, limit: int) -> list[int]:
+    """The ids of a list parameter (`id[]=1&id[]=2`, `id=1`, a JSON list), in order, without repeats, at most
+    `limit`; a malformed one is skipped, as Mastodon's `where(id: ...)` simply finds nothing for it."""
+    found = [int(text) for text in strings(params, name) if _is_id(text)]
+    return list(dict.fromkeys(found))[:limit]
 
 
 def optional_id(params: Mapping[str, Any], name: str) -> int | None:
@@ -196,6 +230,12 @@ def int_value(value: Any, name: str) -> int:
         return int(str(value).strip())
     except ValueError:
         raise unprocessable(f"{name} must be a number", name) from None
+
+
+def int_param(params: Mapping[str, Any], name: str, default: int) -> int:
+    """A whole-number parameter: `default` when absent, empty or not a single value; anything else is a 422."""
+    value = scalar(params, name)
+    return default if value is None or value == "" else int_value(value, name)
 
 
 def query_int(request: Request, name: str, default: int) -> int:

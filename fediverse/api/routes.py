@@ -5,15 +5,20 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from fediverse.api import (
+    account_collections,
+    account_relations,
     accounts,
+    announcements,
     apps,
     conversations,
+    credentials,
     filters,
     instance,
     lists,
     markers,
     media,
     misc,
+    neighbourhood,
     notifications,
     oauth,
     polls,
@@ -24,7 +29,10 @@ from fediverse.api import (
     timelines,
 )
 
-MODULES = (oauth, apps, instance, accounts, statuses, polls, media, timelines, lists, conversations, notifications,
-           markers, filters, search, streaming, misc, teams)
+# credentials and account_relations hold literal paths under /api/v1/accounts/ (verify_credentials,
+# relationships...): they must come before accounts' /api/v1/accounts/{id}, which would match them too.
+MODULES = (oauth, apps, instance, credentials, account_relations, accounts, account_collections, statuses, polls,
+           media, timelines, lists, conversations, notifications, markers, filters, search, streaming, misc,
+           announcements, teams, neighbourhood)
 
 routes: list[BaseRoute] = [route for module in MODULES for route in module.routes]

@@ -159,7 +159,15 @@ async def draft_from(session: AsyncSession, identity: Identity, params: dict[str
         in_reply_to_id=in_reply_to_id,
         media_ids=[id_value(v, "media_ids") for v in as_list(params.get("media_ids"))],
         poll=poll_spec(params.get("poll")),
+        commune=commune_of(params.get("commune")),
     )
+
+
+def commune_of(value: Any) -> str | None:
+    """The `commune` extension parameter (INSEE code of the territory's commune the status is about);
+    its validity is checked by the outbox (422 when unknown)."""
+    text = (text_value(value) or "").strip().upper()
+    return text[:16] or None
 
 
 async def create_status(request: Request) -> Response:

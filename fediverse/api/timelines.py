@@ -1,4 +1,5 @@
-"""Mastodon client API: home, public, hashtag and list timelines."""
+"""Mastodon client API: home, public, hashtag and list timelines, and the neighbourhood ("voisinage")
+timeline, also readable as the built-in list `neighbourhood`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from actors.timelines import FilterSet, home_timeline, list_timeline, normalize_tags, public_timeline, tag_timeline
+from actors.neighbourhood import NEIGHBOURHOOD_LIST_ID
+from actors.timelines import (
+    FilterSet,
+    home_timeline,
+    list_timeline,
+    neighbourhood_timeline,
+    normalize_tags,
+    public_timeline,
+    tag_timeline,
+)
 from fediverse.api.auth import authenticate, optional_identity, viewer_of
 from fediverse.api.domain_calls import reading, runtime_of
 from fediverse.api.pagination import Page, link_header
@@ -61,8 +71,24 @@ async def hashtag(request: Request) -> Response:
         return await _respond(request, session, viewer_id, statuses, filters)
 
 
+async def neighbourhood(request: Request) -> Response:
+    """Public statuses located in the viewer's neighbourhood (extension; see fediverse.api.neighbourhood)."""
+    identity = await authenticate(request, "read:statuses")
+    return await _neighbourhood_feed(request, identity.actor_id)
+
+
+async def _neighbourhood_feed(request: Request, viewer_id: int) -> Response:
+    page = Page.from_request(request)
+    async with reading(request) as session:
+        filters = await FilterSet.load(session, viewer_id, "public")
+        statuses = await neighbourhood_timeline(session, viewer_id, page, filters)
+        return await _respond(request, session, viewer_id, statuses, filters)
+
+
 async def list_feed(request: Request) -> Response:
     identity = await authenticate(request, "read:lists")
+    if request.path_params.get("id") == NEIGHBOURHOOD_LIST_ID:
+        return await _neighbourhood_feed(request, identity.actor_id)
     list_id = path_id(request)
     page = Page.from_request(request)
     async with reading(request) as session:
@@ -76,4 +102,5 @@ routes: list[BaseRoute] = [
     Route("/api/v1/timelines/public", public, methods=["GET"]),
     Route("/api/v1/timelines/tag/{hashtag}", hashtag, methods=["GET"]),
     Route("/api/v1/timelines/list/{id}", list_feed, methods=["GET"]),
+    Route("/api/v1/timelines/neighbourhood", neighbourhood, methods=["GET"]),
 ]

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from actors.announcements import active_announcements
 from fediverse.models import Actor, Status
 from fediverse.runtime import Runtime
 from fediverse.web.templating import render
@@ -27,14 +28,19 @@ async def _actor(runtime: Runtime, username: str) -> Actor | None:
     return actor
 
 
+HOME_ANNOUNCEMENTS = 10
+
+
 async def home(request: Request) -> Response:
+    """The latest local posts, under the collectivity's current institutional messages (urgent first)."""
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
+        announcements = await active_announcements(session, None, limit=HOME_ANNOUNCEMENTS)
         statuses = (await session.execute(
             select(Status, Actor).join(Actor, Actor.id == Status.actor_id)
             .where(Status.local.is_(True), Status.visibility == "public", Status.reblog_of_id.is_(None))
             .order_by(Status.id.desc()).limit(20))).all()
-    return _page(request, "home.html", statuses=statuses)
+    return _page(request, "home.html", statuses=statuses, announcements=announcements)
 
 
 async def profile(request: Request) -> Response:

@@ -1,4 +1,8 @@
-"""Announce (boost): of a local post, or of a remote one fetched from its origin."""
+"""Announce (boost): of a local post, or of a remote one fetched from its origin.
+
+An Announce by the instance actor of a neighbour instance we follow is how that neighbour shares its
+territory's public posts: the post is stored (with its location), no boost is recorded.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from actors.neighbours import followed_neighbour
 from actors.notify import bump, notify
-from fediverse.as2 import id_of, ids_of, parse_datetime, type_of
+from fediverse.as2 import OBJECT_TYPES, id_of, ids_of, is_public, parse_datetime, type_of
 from fediverse.db import utcnow
 from fediverse.events import queue_event
 from fediverse.models import Actor, Follow, Status
@@ -32,8 +37,36 @@ async def _original(ctx: InboxContext, object_uri: str) -> Status:
     if not author_uri or host_of(author_uri) != host_of(object_uri):
         raise ActivityRejected("boosted object is not attributed to an actor on its own host")
     author = await ctx.resolver.get(author_uri)
-    author_ctx = InboxContext(ctx.runtime, ctx.resolver, ctx.outbox, author, ctx.activity_uri, ctx.inbox_actor_id)
-    return await store_remote_status(author_ctx, doc, activity_uri=None, require_relevance=False)
+    return await store_remote_status(_author_context(ctx, author), doc, activity_uri=None, require_relevance=False)
+
+
+def _author_context(ctx: InboxContext, author: Actor) -> InboxContext:
+    return InboxContext(ctx.runtime, ctx.resolver, ctx.outbox, author, ctx.activity_uri, ctx.inbox_actor_id)
+
+
+async def _shared_by_neighbour(ctx: InboxContext, object_uri: str, obj: Any) -> None:
+    """Store a post a neighbour instance shared. An embedded object whose id and author are on the
+    neighbour's own host is as good as fetched (the host speaks for itself, and signed the request);
+    anything else is fetched from its origin like a boost."""
+    if ctx.runtime.uris.is_local(object_uri):
+        raise ActivityIgnored("a neighbour shared one of our own posts")
+    if not isinstance(obj, dict) or host_of(object_uri) != ctx.sender_host \
+            or host_of(id_of(obj.get("attributedTo")) or "") != ctx.sender_host:
+        await _original(ctx, object_uri)
+        return
+    if type_of(obj) not in OBJECT_TYPES:
+        raise ActivityIgnored(f"object type {type_of(obj) or 'none'} is not supported")
+    if not is_public(ids_of(obj.get("to")) + ids_of(obj.get("cc"))):
+        raise ActivityIgnored("a neighbour shares only public posts")
+    author_uri = id_of(obj.get("attributedTo"))
+    assert author_uri is not None
+    author = await ctx.resolver.get(author_uri)
+    await store_remote_status(_author_context(ctx, author), obj, activity_uri=None, require_relevance=False)
+
+
+def boost_visibility(to: list[str], cc: list[str]) -> str:
+    """A members-only group re-shares to its followers only: such a boost is private, not unlisted."""
+    return "public" if PUBLIC in to else "unlisted" if PUBLIC in cc else "private"
 
 
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
@@ -42,6 +75,11 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
         raise ActivityRejected("Announce without an object")
     if type_of(activity.get("object")) in ("Create", "Update", "Delete"):
         raise ActivityIgnored("relayed activities are not accepted as boosts")
+    async with ctx.runtime.sessions() as session:
+        neighbour = await followed_neighbour(session, ctx.sender.id)
+    if neighbour is not None:
+        await _shared_by_neighbour(ctx, object_uri, activity.get("object"))
+        return
     async with ctx.runtime.sessions() as session:
         followed = await session.scalar(select(Follow.id).join(Actor, Actor.id == Follow.follower_id).where(
             Follow.followee_id == ctx.sender.id, Follow.state == "accepted", Actor.domain.is_(None)).limit(1))
@@ -54,7 +92,7 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
         if existing is not None:
             return
         boost = Status(uri=ctx.activity_uri, actor_id=ctx.sender.id, local=False, reblog_of_id=original.id,
-                       activity_uri=ctx.activity_uri, visibility="public" if PUBLIC in to else "unlisted",
+                       activity_uri=ctx.activity_uri, visibility=boost_visibility(to, cc),
                        to_json=json.dumps(to[:100]), cc_json=json.dumps(cc[:100]),
                        published=parse_datetime(activity.get("published")) or utcnow())
         session.add(boost)

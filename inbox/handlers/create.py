@@ -1,4 +1,7 @@
-"""Create: a new remote post; the object must be embedded, by the sender, on the sender's host."""
+"""Create: a new remote post; the object must be embedded, by the sender, on the sender's host.
+
+Once stored, a post addressed to a local interest group by one of its members is re-shared by the
+group (FEP-1b12, outbox/groups.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 from fediverse.as2 import id_of
 from inbox.context import ActivityRejected, InboxContext
 from inbox.objects import store_remote_status
+from outbox.groups import reshare_remote_post
 
 
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
@@ -17,4 +21,5 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
         obj = await ctx.resolver.fetch_document(obj)
     if not isinstance(obj, dict):
         raise ActivityRejected("Create without an object")
-    await store_remote_status(ctx, obj, activity_uri=ctx.activity_uri)
+    status = await store_remote_status(ctx, obj, activity_uri=ctx.activity_uri)
+    await reshare_remote_post(ctx.outbox, status.id)

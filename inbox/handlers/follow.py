@@ -1,4 +1,7 @@
-"""Follow: someone wants to follow a local actor; auto-accepted unless the account locks followers."""
+"""Follow: someone wants to follow a local actor; auto-accepted unless the account locks followers.
+
+A Follow of our instance actor (a neighbour instance) or of Public (a relay) is a neighbour request:
+see `inbox.handlers._neighbours`."""
 
 from __future__ import annotations
 
@@ -10,9 +13,12 @@ from actors.notify import notify
 from fediverse.as2 import id_of
 from fediverse.models import Actor, Block, Follow
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
+from inbox.handlers._neighbours import follow_of_instance
 
 
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
+    if await follow_of_instance(ctx, activity):
+        return
     target_uri = id_of(activity.get("object"))
     if not target_uri or not ctx.runtime.uris.is_local(target_uri):
         raise ActivityRejected("Follow of an actor that is not on this server")

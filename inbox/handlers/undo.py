@@ -1,4 +1,5 @@
-"""Undo of Follow, Like, Announce or Block: only the actor who did it can undo it."""
+"""Undo of Follow, Like, Announce or Block: only the actor who did it can undo it (an Undo of a
+neighbour's or relay's Follow of our instance actor ends that subscription)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fediverse.as2 import id_of, type_of
 from fediverse.events import queue_event
 from fediverse.models import Actor, Block, Favourite, Follow, Status
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
+from inbox.handlers._neighbours import undo_of_instance_follow
 
 
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
@@ -25,6 +27,8 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
     if inner_id:
         ctx.require_same_host(inner_id, "undone activity id")
     target = id_of(obj.get("object")) if isinstance(obj, dict) else None
+    if inner_type in ("Follow", "") and await undo_of_instance_follow(ctx, obj):
+        return
     async with ctx.transaction() as session:
         sender = ctx.sender.id
         if inner_type == "Follow" or not inner_type:

@@ -1,5 +1,6 @@
-"""Announcements of the collectivity: written with the `fediverse announcements` command against
-the live instance's data, read and dismissed by the real Mastodon.py."""
+"""Announcements of the collectivity: institutional messages written with the `fediverse announcements`
+command against the live instance's data (and notices without a status), read and dismissed by the
+real Mastodon.py."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.federation_steps import count, first, make_account
 from tests.live import LiveInstance
 
 ENTITY_KEYS = {"id", "content", "starts_at", "ends_at", "all_day", "published_at", "updated_at", "read", "mentions",
-               "statuses", "tags", "emojis", "reactions", "urgent"}
+               "statuses", "tags", "emojis", "reactions", "urgent", "theme"}
 
 
 async def cli(instance: LiveInstance, *args: str) -> tuple[int, str, str]:
@@ -56,26 +57,33 @@ async def test_cli_announcements_are_listed_urgent_first_and_dismissed_per_reade
     async with commune_a.runtime.sessions() as session:
         water, fete = (await session.scalars(select(Announcement).order_by(Announcement.published_at))).all()
     assert water.actor_id == mairie.id and water.urgent and not fete.urgent
+    assert water.theme == "alerte" and fete.theme is None and water.status_id and fete.status_id
 
     client = await mastodon_client(commune_a, alice.id)
     listed = await client.announcements()
     # The urgent one comes first although the other one is newer.
     assert [str(a["id"]) for a in listed] == [str(water.id), str(fete.id)]
     urgent = listed[0]
-    assert urgent["content"].startswith("<p>Coupure d'eau rue des Lilas demain matin.</p><p>Détails : <a ")
-    assert '<a href="https://mairie.example/eau"' in urgent["content"] and urgent["content"].count("<p>") == 2
+    # The content is the status's: paragraphs, links, and the theme's hashtag added by the command.
+    assert urgent["content"].startswith("<p>Coupure d&#x27;eau rue des Lilas demain matin.</p><p>Détails : <a ")
+    assert '<a href="https://mairie.example/eau"' in urgent["content"] and urgent["content"].count("<p>") == 3
+    assert 'href="https://commune-a.test/tags/alerte"' in urgent["content"]
     assert "<b>" not in listed[1]["content"] and "&lt;b&gt;" in listed[1]["content"]
     assert urgent["all_day"] is True and urgent["read"] is False and urgent["starts_at"] is None
     # "until 2099-06-01": to the end of that day in France (summer time, UTC+2).
     assert urgent["ends_at"] == datetime(2099, 6, 1, 21, 59, 59, tzinfo=UTC)
     assert listed[1]["ends_at"] is None and listed[1]["all_day"] is False
-    for key in ("mentions", "statuses", "tags", "emojis", "reactions"):
+    assert [str(s["id"]) for s in urgent["statuses"]] == [str(water.status_id)]
+    assert urgent["statuses"][0]["url"] == f"https://commune-a.test/@mairie/{water.status_id}"
+    assert [t["name"] for t in urgent["tags"]] == ["alerte"] and listed[1]["tags"] == []
+    for key in ("mentions", "emojis", "reactions"):
         assert urgent[key] == []
 
     token = await issue_token(commune_a, alice.id)
     status, body, _ = await raw(commune_a, "GET", "/api/v1/announcements", token)
     assert status == 200 and set(body[0]) == ENTITY_KEYS and body[0]["id"] == str(water.id)
     assert body[0]["ends_at"] == "2099-06-01T21:59:59.000Z" and body[0]["urgent"] is True
+    assert body[0]["theme"] == "alerte" and body[1]["theme"] is None
     assert isinstance(body[0]["published_at"], str) and body[0]["published_at"].endswith("Z")
 
     await client.announcement_dismiss(water.id)

@@ -26,7 +26,7 @@ async def test_lists_are_created_renamed_listed_and_deleted(trio, mastodon_clien
     assert created["title"] == "Voisins" and created["replies_policy"] == "list" and created["exclusive"] is False
     assert isinstance(created["id"], str)
     other = await client.list_create("Mairie", replies_policy="followed", exclusive=True)
-    assert [entry["title"] for entry in await client.lists()] == ["Voisins", "Mairie"]
+    assert [entry["title"] for entry in await client.lists()] == ["Voisinage", "Voisins", "Mairie"]
     renamed = await client.list_update(created["id"], "Voisins proches", replies_policy="none")
     assert (renamed["title"], renamed["replies_policy"]) == ("Voisins proches", "none")
     assert (await client.list(other["id"]))["exclusive"] is True
