@@ -8,39 +8,19 @@ running server's delivery worker sends them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fediverse.cli import CliError, _run, _settings
+from fediverse.cli import _run, _settings, _with_runtime
 from fediverse.config import Settings
-
-
-async def _with_runtime(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    """A runtime without HTTP client or workers: enough for outbox commands, which only queue rows."""
-    from fediverse.db import create_engine, session_factory
-    from fediverse.migrate import upgrade_database
-    from fediverse.runtime import Runtime
-    from fediverse.uris import Uris
-
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade_database(engine)
-        return await work(Runtime(settings=settings, engine=engine, sessions=session_factory(engine),
-                                  uris=Uris(settings)))
-    finally:
-        await engine.dispose()
 
 
 def _moderate(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     from actors.groups import GroupError
     from outbox.errors import CommandError
 
-    try:
-        return asyncio.run(_with_runtime(settings, work))
-    except (GroupError, CommandError) as exc:
-        raise CliError(str(exc)) from exc
+    return _with_runtime(settings, work, GroupError, CommandError)
 
 
 def cmd_groups_create(args: argparse.Namespace) -> int:

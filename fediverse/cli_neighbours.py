@@ -11,33 +11,17 @@ import argparse
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from fediverse.cli import CliError, _settings, _with_session
-from fediverse.config import Settings
-from fediverse.runtime import Runtime
-
-T = TypeVar("T")
+from fediverse.cli import _settings, _with_runtime, _with_session
 
 
-def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Run `work(runtime)`; the domain's refusals become `error: …` (exit status 2)."""
+def _run_command(args: argparse.Namespace, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run a neighbour command with a full runtime; the domain's refusals become `error: …` (exit 2)."""
     from actors.neighbours import NeighbourError
     from outbox.errors import CommandError
 
-    async def main() -> T:
-        from fediverse.app import start_runtime, stop_runtime
-
-        runtime = await start_runtime(settings)
-        try:
-            return await work(runtime)
-        finally:
-            await stop_runtime(runtime)
-
-    try:
-        return asyncio.run(main())
-    except (NeighbourError, CommandError) as exc:
-        raise CliError(str(exc)) from exc
+    return _with_runtime(_settings(args), work, NeighbourError, CommandError)
 
 
 def _describe(change: Any) -> str:
@@ -52,7 +36,7 @@ def _describe(change: Any) -> str:
 def cmd_add(args: argparse.Namespace) -> int:
     from outbox.neighbours import NeighbourCommands
 
-    change = _with_runtime(_settings(args), lambda runtime: NeighbourCommands(runtime).request_neighbour(args.address))
+    change = _run_command(args, lambda runtime: NeighbourCommands(runtime).request_neighbour(args.address))
     print(f"Neighbour request: {_describe(change)}")
     return 0
 
@@ -60,7 +44,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_accept(args: argparse.Namespace) -> int:
     from outbox.neighbours import NeighbourCommands
 
-    change = _with_runtime(_settings(args), lambda runtime: NeighbourCommands(runtime).accept_neighbour(args.domain))
+    change = _run_command(args, lambda runtime: NeighbourCommands(runtime).accept_neighbour(args.domain))
     print(f"Accepted: {_describe(change)}")
     return 0
 
@@ -68,7 +52,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
 def cmd_reject(args: argparse.Namespace) -> int:
     from outbox.neighbours import NeighbourCommands
 
-    change = _with_runtime(_settings(args), lambda runtime: NeighbourCommands(runtime).reject_neighbour(args.domain))
+    change = _run_command(args, lambda runtime: NeighbourCommands(runtime).reject_neighbour(args.domain))
     print(f"Rejected: {_describe(change)}")
     return 0
 
@@ -76,7 +60,7 @@ def cmd_reject(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     from outbox.neighbours import NeighbourCommands
 
-    change = _with_runtime(_settings(args), lambda runtime: NeighbourCommands(runtime).remove_neighbour(args.domain))
+    change = _run_command(args, lambda runtime: NeighbourCommands(runtime).remove_neighbour(args.domain))
     print(f"Removed {change.domain} [{', '.join(change.sent) or 'nothing to send'}]")
     return 0
 

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 import fediverse
 from actors.accounts import find_local_actor
+from actors.neighbours import APPLICATION_ACTOR_REL
 from actors.territory import commune_codes, get_territory
 from fediverse import SOFTWARE_NAME, __version__
 from fediverse.config import Settings
@@ -184,7 +185,6 @@ def jrd_for(uris: Uris, actor: Actor) -> dict[str, Any]:
 
 
 RELAY_ALIAS = "relay"
-INSTANCE_ACTOR_REL = "https://www.w3.org/ns/activitystreams#Application"
 
 
 async def webfinger(request: Request) -> Response:
@@ -360,7 +360,7 @@ async def nodeinfo_discovery(request: Request) -> Response:
     base = runtime.settings.base_url
     links = [{"rel": NODEINFO_REL_PREFIX + v, "href": f"{base}/nodeinfo/{v}"} for v in NODEINFO_SCHEMAS]
     # FEP-2677: where the instance actor (neighbours, relays, signed fetches) lives.
-    links.append({"rel": INSTANCE_ACTOR_REL, "href": runtime.uris.instance_actor()})
+    links.append({"rel": APPLICATION_ACTOR_REL, "href": runtime.uris.instance_actor()})
     return JSONResponse({"links": links}, headers={**CORS, "Cache-Control": NODEINFO_CACHE})
 
 
