@@ -41,6 +41,7 @@ async def cli(instance: LiveInstance, *args: str) -> CliResult:
     """`fediverse ARGS` as the administrator of `instance` runs it while the server runs: its own
     process state (settings from the environment, own database engine, own HTTP client)."""
     env = {"FEDIVERSE_DOMAIN": instance.domain, "FEDIVERSE_DATA_DIR": str(instance.data_dir),
+           "FEDIVERSE_DATABASE_URL": instance.settings.database_url,
            "FEDIVERSE_ALLOWED_PRIVATE_HOSTS": ",".join(TEST_HOSTS)}
 
     def run() -> CliResult:

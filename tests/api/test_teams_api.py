@@ -30,7 +30,8 @@ async def commune_a(make_instance):
 async def fediverse_cli(instance: LiveInstance, *args: str) -> tuple[int, str, str]:
     """The admin command on the live instance's database (SQLite in WAL mode takes both processes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDIVERSE_")}
-    env.update({"FEDIVERSE_DATA_DIR": str(instance.data_dir), "FEDIVERSE_DOMAIN": instance.domain})
+    env.update({"FEDIVERSE_DATA_DIR": str(instance.data_dir), "FEDIVERSE_DOMAIN": instance.domain,
+                "FEDIVERSE_DATABASE_URL": instance.settings.database_url})
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "fediverse", *args, env=env,
                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 120)
