@@ -122,6 +122,11 @@ def describe(known: dict[str, KnownCommune], home_code: str | None, user: User |
     listed = _listed(user)
     radius = None if listed is not None else float(
         user.neighbourhood_radius_km if user is not None and user.neighbourhood_radius_km else DEFAULT_RADIUS_KM)
+    return _neighbourhood(known, home, radius, listed)
+
+
+def _neighbourhood(known: dict[str, KnownCommune], home: KnownCommune | None, radius: float | None,
+                   listed: list[str] | None) -> Neighbourhood:
     if listed is not None:
         chosen = [known[code] for code in dict.fromkeys([*([home.insee] if home else []), *listed]) if code in known]
     elif home is not None and radius is not None:
@@ -163,6 +168,22 @@ def _check_codes(codes: Sequence[str], known: dict[str, KnownCommune]) -> list[s
         shown = ", ".join(repr(code[:10]) for code in unknown[:5])
         raise NeighbourhoodError(f"communes: unknown commune {shown} (neither ours nor a neighbour instance's)")
     return wanted
+
+
+def preview_neighbourhood(known: dict[str, KnownCommune], home_commune: str | None, *,
+                          radius_km: float | None = None, communes: Sequence[str] | None = None) -> Neighbourhood:
+    """What settings would include before they are saved (the settings page's live preview), checked
+    like `update_neighbourhood` checks them; `communes` None means radius mode."""
+    if radius_km is not None and communes is not None:
+        raise NeighbourhoodError("give either radius_km or communes, not both")
+    code = (home_commune or "").strip().upper()
+    home = known.get(code) if code else None
+    if code and (home is None or home.domain is not None):
+        raise NeighbourhoodError(f"home_commune: unknown commune {code[:10]!r} "
+                                 "(the home commune must be one of the territory's communes)")
+    if communes is not None:
+        return _neighbourhood(known, home, None, _check_codes(communes, known))
+    return _neighbourhood(known, home, check_radius(radius_km if radius_km is not None else DEFAULT_RADIUS_KM), None)
 
 
 async def update_neighbourhood(session: AsyncSession, actor_id: int, *, home_commune: str | None = None,

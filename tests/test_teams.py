@@ -183,7 +183,7 @@ def test_cli_verifies_accounts_and_manages_a_team(tmp_path: Path) -> None:
 
 
 async def test_the_consent_page_offers_a_team_account_only_once_the_invitation_is_accepted(runtime: Runtime) -> None:
-    from fediverse.api.oauth_logins import identities_of
+    from actors.logins import identities_of
 
     club, _ = await _account(runtime, "club", "association")
     alice_actor, alice = await _account(runtime, "alice")

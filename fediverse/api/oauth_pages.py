@@ -13,14 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from actors.logins import active, identities_of, may_act_as
 from fediverse.api.apps import OOB, find_app, registered_redirect_uris
 from fediverse.api.auth import hash_secret, new_secret
-from fediverse.api.oauth_logins import active, client_ip, identities_of, may_act_as, throttle_of, verify_login
+from fediverse.api.oauth_logins import verify_login
 from fediverse.api.oauth_tokens import PKCE_RE
 from fediverse.api.params import text_param, truthy
 from fediverse.api.scopes import parse_scopes, subset
 from fediverse.config import Settings
 from fediverse.db import utcnow
+from fediverse.login_throttle import client_ip, throttle_of
 from fediverse.models import OAuthApp, OAuthGrant, User
 from fediverse.runtime import Runtime
 from fediverse.web.session import CSRF_FIELD, WebSession, load_session, save_session

@@ -18,13 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from actors.logins import active, may_act_as
 from fediverse.api.apps import find_app, secret_matches
 from fediverse.api.auth import hash_secret, new_secret
 from fediverse.api.errors import ApiError
-from fediverse.api.oauth_logins import active, client_ip, may_act_as, throttle_of, verify_login
+from fediverse.api.oauth_logins import verify_login
 from fediverse.api.params import read_params, text_param
 from fediverse.api.scopes import parse_scopes, subset
 from fediverse.db import utcnow
+from fediverse.login_throttle import client_ip, throttle_of
 from fediverse.models import OAuthApp, OAuthGrant, OAuthToken, User
 from fediverse.runtime import Runtime
 

@@ -10,6 +10,12 @@ from starlette.routing import Route
 from actors.announcements import active_announcements
 from fediverse.models import Actor, Status
 from fediverse.runtime import Runtime
+from fediverse.web.account_pages import routes as account_routes
+from fediverse.web.auth import signed_in
+from fediverse.web.compose import compose_form
+from fediverse.web.compose import routes as compose_routes
+from fediverse.web.neighbourhood_pages import routes as neighbourhood_routes
+from fediverse.web.team_pages import routes as team_routes
 from fediverse.web.templating import render
 
 
@@ -40,7 +46,13 @@ async def home(request: Request) -> Response:
             select(Status, Actor).join(Actor, Actor.id == Status.actor_id)
             .where(Status.local.is_(True), Status.visibility == "public", Status.reblog_of_id.is_(None))
             .order_by(Status.id.desc()).limit(20))).all()
-    return _page(request, "home.html", statuses=statuses, announcements=announcements)
+    viewer = await signed_in(request)
+    compose = await compose_form(runtime, viewer) if viewer is not None else None
+    response = _page(request, "home.html", statuses=statuses, announcements=announcements, viewer=viewer,
+                     compose=compose)
+    if viewer is not None:  # the compose form carries the session's CSRF token: never in a shared cache
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 async def profile(request: Request) -> Response:
@@ -56,7 +68,7 @@ async def profile(request: Request) -> Response:
             select(Status).where(Status.actor_id == actor.id, Status.visibility == "public",
                                  Status.reblog_of_id.is_(None)).order_by(Status.id.desc()).limit(20))).all()
     return _page(request, "profile.html", actor=actor, statuses=statuses,
-                 handle=actor.handle(runtime.settings.domain))
+                 handle=actor.handle(runtime.settings.domain), viewer=await signed_in(request))
 
 
 async def status_page(request: Request) -> Response:
@@ -73,11 +85,16 @@ async def status_page(request: Request) -> Response:
     accept = request.headers.get("accept", "")
     if "activity+json" in accept or "ld+json" in accept:
         return RedirectResponse(status.uri, status_code=302)
-    return _page(request, "status.html", actor=actor, status=status, handle=actor.handle(runtime.settings.domain))
+    return _page(request, "status.html", actor=actor, status=status, handle=actor.handle(runtime.settings.domain),
+                 viewer=await signed_in(request))
 
 
 routes = [
     Route("/", home),
     Route("/@{username}", profile),
     Route("/@{username}/{status_id:int}", status_page),
+    *neighbourhood_routes,
+    *account_routes,
+    *compose_routes,
+    *team_routes,
 ]
