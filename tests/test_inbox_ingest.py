@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fediverse.models import IncomingActivity
 from fediverse.models.queues import Host
@@ -86,12 +87,31 @@ async def test_duplicates_across_batches_answer_false_and_store_once(runtime: Ru
                                              "https://remote.example/activities/2"]
 
 
+async def refuse_inserts(conn: AsyncConnection, table: str, message: str) -> None:
+    """A trigger that makes every INSERT into `table` fail with `message` (SQLite or PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS "
+                                f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"))
+        await conn.execute(text(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                                f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"))
+    else:
+        await conn.execute(text(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"))
+
+
+async def allow_inserts(conn: AsyncConnection, table: str) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(f"DROP TRIGGER refuse_{table} ON {table}"))
+        await conn.execute(text(f"DROP FUNCTION refuse_{table}()"))
+    else:
+        await conn.execute(text(f"DROP TRIGGER refuse_{table}"))
+
+
 async def test_database_failure_answers_every_waiter_and_the_writer_recovers(
     runtime: Runtime, writer: IngestWriter
 ) -> None:
     async with runtime.engine.begin() as conn:
-        await conn.execute(text("CREATE TRIGGER refuse_inbox BEFORE INSERT ON incoming_activities "
-                                "BEGIN SELECT RAISE(ABORT, 'disk is on fire'); END"))
+        await refuse_inserts(conn, "incoming_activities", "disk is on fire")
 
     results = await asyncio.gather(*(writer.submit(row(i), "remote.example") for i in range(150)),
                                    return_exceptions=True)
@@ -102,7 +122,7 @@ async def test_database_failure_answers_every_waiter_and_the_writer_recovers(
     assert await stored(runtime) == {}
 
     async with runtime.engine.begin() as conn:
-        await conn.execute(text("DROP TRIGGER refuse_inbox"))
+        await allow_inserts(conn, "incoming_activities")
     retried = await asyncio.gather(*(writer.submit(row(i), "remote.example") for i in range(150)))
     assert retried == [True] * 150  # what was refused was not stored: the retry stores it
     assert len(await stored(runtime)) == 150
@@ -111,8 +131,7 @@ async def test_database_failure_answers_every_waiter_and_the_writer_recovers(
 async def test_failure_after_the_insert_stores_nothing_of_the_batch(runtime: Runtime, writer: IngestWriter) -> None:
     """The rows and the host bookkeeping share one transaction: a refused batch leaves nothing."""
     async with runtime.engine.begin() as conn:
-        await conn.execute(text("CREATE TRIGGER refuse_hosts BEFORE INSERT ON hosts "
-                                "BEGIN SELECT RAISE(ABORT, 'hosts table broken'); END"))
+        await refuse_inserts(conn, "hosts", "hosts table broken")
 
     results = await asyncio.gather(*(writer.submit(row(i, "new-host.example"), "new-host.example")
                                      for i in range(10)), return_exceptions=True)
@@ -120,7 +139,7 @@ async def test_failure_after_the_insert_stores_nothing_of_the_batch(runtime: Run
     assert all(isinstance(r, IngestUnavailable) for r in results)
     assert await stored(runtime) == {}
     async with runtime.engine.begin() as conn:
-        await conn.execute(text("DROP TRIGGER refuse_hosts"))
+        await allow_inserts(conn, "hosts")
     assert await writer.submit(row(0, "new-host.example"), "new-host.example") is True
     async with runtime.sessions() as session:  # the host refused earlier is recorded with a later batch
         assert await session.scalar(select(Host.last_seen_at).where(Host.domain == "new-host.example"))
