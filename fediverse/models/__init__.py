@@ -1,6 +1,19 @@
 """All tables; importing this module registers them on `Base.metadata` (Alembic reads it)."""
 
 from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, TeamAction, TeamMember, User
+from fediverse.models.agenda import (
+    AD_CATEGORIES,
+    AD_CLOSED_REASONS,
+    AD_PURPOSES,
+    AD_STATES,
+    EVENT_CATEGORIES,
+    EVENT_JOIN_MODES,
+    EVENT_STATUSES,
+    PARTICIPATION_STATES,
+    Ad,
+    Event,
+    Participation,
+)
 from fediverse.models.api import (
     AccountNote,
     Announcement,
@@ -41,5 +54,7 @@ __all__ = [
     "IdempotencyKey", "ListMember", "Marker", "Mute", "OAuthApp", "OAuthGrant", "OAuthToken", "Poll", "PollVote",
     "ScheduledStatus", "StatusEdit", "UserList", "AccountNote", "Announcement", "AnnouncementRead", "Endorsement",
     "SuggestionDismissal", "TagFollow", "TeamAction", "TERRITORY_KINDS", "Commune", "Territory",
-    "NEIGHBOUR_KINDS", "Neighbour", "NeighbourCommune",
+    "NEIGHBOUR_KINDS", "Neighbour", "NeighbourCommune", "AD_CATEGORIES", "AD_CLOSED_REASONS", "AD_PURPOSES",
+    "AD_STATES", "EVENT_CATEGORIES", "EVENT_JOIN_MODES", "EVENT_STATUSES", "PARTICIPATION_STATES", "Ad", "Event",
+    "Participation",
 ]
