@@ -40,6 +40,7 @@ from fediverse.models import (
 from fediverse.places import ParsedPlace, parse_place, place_to_as
 from fediverse.sanitize import html_to_text, sanitize_html
 from fediverse.uris import host_of
+from inbox.agenda import recognise_remote_object
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
 from outbox.audience import visibility_of
 from outbox.polls import count_remote_vote
@@ -228,6 +229,7 @@ async def store_remote_status(ctx: InboxContext, obj: dict[str, Any], *, activit
         queue_event(session, "status.created", id=status.id)
         local_mentions = await _replace_parts(ctx, session, status, obj)
         await store_poll(session, status, obj)
+        await recognise_remote_object(ctx, session, status, obj)
         await bump(session, Actor, author.id, "statuses_count", 1)
         notified: set[int] = set()
         for actor in local_mentions:
@@ -287,6 +289,7 @@ async def _apply_edit(ctx: InboxContext, session: AsyncSession, status: Status, 
                           .execution_options(synchronize_session=False))
     await _replace_parts(ctx, session, status, obj)
     await store_poll(session, status, obj)
+    await recognise_remote_object(ctx, session, status, obj)
     for actor in (await session.scalars(select(Actor).join(Mention, Mention.actor_id == Actor.id).where(
             Mention.status_id == status.id, Actor.domain.is_(None)))).all():
         await notify(session, actor, "update", ctx.sender.id, status.id)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.models import Actor, Status
+from outbox.ads import prepare_ad
 from outbox.groups import group_member_inboxes_for, reshare_to_groups, set_group_audience
 from outbox.institutional import record_institutional_message
 from outbox.locations import locate_status
@@ -26,10 +27,16 @@ if TYPE_CHECKING:
 
 async def before_serialize(cmd: CommandBase, session: AsyncSession, author: Actor, status: Status,
                            *, commune: str | None = None) -> None:
-    """Give a new status its location (the author's commune unless the client named another) and, when
-    it is addressed to an interest group, its FEP-1b12 `audience`."""
+    """Give a new status its location (the author's commune unless the client named another), when it
+    is addressed to an interest group its FEP-1b12 `audience`, and when it is an ad its FEP-0837 terms."""
     await locate_status(session, status, author, commune=commune)
     await set_group_audience(session, cmd.uris, status)
+    await prepare_ad(cmd, session, author, status)
+
+
+async def before_edit_serialize(cmd: CommandBase, session: AsyncSession, author: Actor, status: Status) -> None:
+    """An edited status is serialized again: an ad's structured fields follow its new text."""
+    await prepare_ad(cmd, session, author, status)
 
 
 async def relocate(session: AsyncSession, author: Actor, status: Status, commune: str) -> None:

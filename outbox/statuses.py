@@ -262,6 +262,7 @@ class StatusCommands(CommandBase):
                 Status.reblog_of_id == status.id, Actor.domain.is_(None)))
             for booster in boosters.all():
                 await notify(session, booster, "update", author.id, status.id)
+            await fanout.before_edit_serialize(self, session, author, status)
             parts = await load_status_parts(session, status)
             note = status_to_as(status, parts, self.uris, with_context=False)
             _, activity_uri = self._activity_uri(author)
