@@ -37,6 +37,7 @@ from fediverse.web.routes import routes as web_routes
 from inbox.ingest import IngestWriter
 from inbox.routes import routes as inbox_routes
 from inbox.worker import run_inbox_worker
+from outbox.ad_commands import run_ad_expiry
 from outbox.delivery import run_delivery_worker
 from outbox.institutional import run_institutional_expiry
 from outbox.scheduled import run_clock_worker
@@ -92,6 +93,7 @@ def start_workers(runtime: Runtime, stopping: asyncio.Event) -> list[asyncio.Tas
         asyncio.create_task(run_orphan_media_cleanup(runtime, stopping), name="media-cleanup"),
         asyncio.create_task(run_clock_worker(runtime, stopping), name="clock-worker"),
         asyncio.create_task(run_institutional_expiry(runtime, stopping), name="institutional-expiry"),
+        asyncio.create_task(run_ad_expiry(runtime, stopping), name="ad-expiry"),
     ]
 
 

@@ -38,7 +38,8 @@ CONTEXT: list[Any] = [
 ]
 
 ACTOR_TYPES = frozenset({"Person", "Group", "Organization", "Application", "Service"})
-OBJECT_TYPES = frozenset({"Note", "Article", "Page", "Event", "Question", "Image", "Video", "Audio"})
+# `Proposal`: FEP-0837 ads from marketplace servers (Mitra), stored and shown like a Note.
+OBJECT_TYPES = frozenset({"Note", "Article", "Page", "Event", "Question", "Image", "Video", "Audio", "Proposal"})
 ATTACHMENT_TYPES = frozenset({"Document", "Image", "Video", "Audio"})
 
 

@@ -14,6 +14,8 @@ from inbox.handlers import (
     delete,
     flag,
     follow,
+    join,
+    leave,
     like,
     move,
     reject,
@@ -29,7 +31,7 @@ HANDLERS: dict[str, Handler] = {
     "Follow": follow.handle, "Accept": accept.handle, "Reject": reject.handle, "Undo": undo.handle,
     "Create": create.handle, "Update": update.handle, "Delete": delete.handle, "Announce": announce.handle,
     "Like": like.handle, "Block": block.handle, "Flag": flag.handle, "Move": move.handle, "Add": add.handle,
-    "Remove": remove.handle,
+    "Remove": remove.handle, "Join": join.handle, "Leave": leave.handle,
 }
 SUPPORTED_TYPES = frozenset(HANDLERS)
 

@@ -61,7 +61,9 @@ def check_object_origin(ctx: InboxContext, obj: dict[str, Any]) -> tuple[str, st
     object_id = ctx.require_same_host(obj.get("id") if isinstance(obj.get("id"), str) else None, "object id")
     author = id_of(obj.get("attributedTo"))
     ctx.require_same_host(author, "attributedTo")
-    if author != ctx.sender.uri:
+    # Mobilizon attributes a group's event to the group (same host) and names the organiser as `actor`.
+    organiser = id_of(obj.get("actor")) if type_of(obj) == "Event" else None
+    if author != ctx.sender.uri and organiser != ctx.sender.uri:
         raise ActivityRejected("object is attributed to someone other than the sender")
     return object_id, author
 

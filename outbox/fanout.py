@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fediverse.models import Actor, Status
 from outbox.ads import prepare_ad
+from outbox.event_wire import prepare_event
 from outbox.groups import group_member_inboxes_for, reshare_to_groups, set_group_audience
 from outbox.institutional import record_institutional_message
 from outbox.locations import locate_status
 from outbox.neighbours import neighbour_inboxes_for, share_with_neighbours
+from outbox.rsvp import record_rsvp
 
 if TYPE_CHECKING:
     from outbox.command_base import CommandBase
@@ -32,11 +34,13 @@ async def before_serialize(cmd: CommandBase, session: AsyncSession, author: Acto
     await locate_status(session, status, author, commune=commune)
     await set_group_audience(session, cmd.uris, status)
     await prepare_ad(cmd, session, author, status)
+    await prepare_event(cmd, session, author, status)
 
 
 async def before_edit_serialize(cmd: CommandBase, session: AsyncSession, author: Actor, status: Status) -> None:
-    """An edited status is serialized again: an ad's structured fields follow its new text."""
+    """An edited status is serialized again: an ad's or an event's structured fields follow the edit."""
     await prepare_ad(cmd, session, author, status)
+    await prepare_event(cmd, session, author, status)
 
 
 async def relocate(session: AsyncSession, author: Actor, status: Status, commune: str) -> None:
@@ -49,6 +53,7 @@ async def after_publish(cmd: CommandBase, session: AsyncSession, author: Actor, 
     await record_institutional_message(cmd, session, author, status)
     await share_with_neighbours(cmd, session, author, status, note)
     await reshare_to_groups(cmd, session, author, status)
+    await record_rsvp(cmd, session, author, status)  # a reply to an event may join or leave it
 
 
 async def extra_inboxes(session: AsyncSession, status: Status) -> list[str]:

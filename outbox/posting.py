@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from actors.remote import ActorResolver
 from fediverse.db import utcnow
-from fediverse.models import Actor, Attachment, IdempotencyKey, Poll, ScheduledStatus, Status
+from fediverse.models import Actor, Ad, Attachment, IdempotencyKey, Poll, ScheduledStatus, Status
 from outbox.compose import extract, render
 from outbox.drafts import StatusDraft
 from outbox.errors import CommandError
@@ -32,7 +32,8 @@ class PostingCommands(StatusCommands):
     async def post(self, actor_id: int, draft: StatusDraft, *, idempotency_key: str | None = None,
                    scheduled_id: int | None = None) -> Status:
         """Post what a client wrote: plain text becomes HTML with links, mentions (resolved here or
-        on their server; unknown handles stay plain text) and hashtags."""
+        on their server; unknown handles stay plain text) and hashtags. A reply to someone else's
+        petite annonce becomes a direct message to the ad's author alone, whatever the app asked."""
         draft.validate()
         if idempotency_key:
             async with self.runtime.sessions() as session:
@@ -43,9 +44,15 @@ class PostingCommands(StatusCommands):
             if earlier is not None:
                 return earlier
         content, mentions, tags = await self.compose(draft.text)
+        visibility = draft.visibility
+        ad_author = await self._ad_author(actor_id, draft.in_reply_to_id)
+        if ad_author is not None:
+            # Replying to a petite annonce opens a private conversation with its author only.
+            visibility = "direct"
+            mentions = [m for m in mentions if m.id == ad_author.id] or [ad_author]
         try:
             return await self.publish(
-                actor_id, content, visibility=draft.visibility, mentions=mentions, tags=tags,
+                actor_id, content, visibility=visibility, mentions=mentions, tags=tags,
                 in_reply_to_id=draft.in_reply_to_id, summary=draft.spoiler_text, sensitive=draft.sensitive,
                 language=draft.language, source_text=draft.text, media_ids=draft.media_ids, poll=draft.poll,
                 idempotency_key=idempotency_key, scheduled_id=scheduled_id, commune=draft.commune)
@@ -60,6 +67,15 @@ class PostingCommands(StatusCommands):
             if earlier is None:
                 raise
             return earlier
+
+    async def _ad_author(self, actor_id: int, in_reply_to_id: int | None) -> Actor | None:
+        """The author of the ad (local or remote) being replied to, unless it is the replier."""
+        if in_reply_to_id is None:
+            return None
+        async with self.runtime.sessions() as session:
+            author = await session.scalar(select(Actor).join(Ad, Ad.actor_id == Actor.id)
+                                          .where(Ad.status_id == in_reply_to_id))
+        return author if author is not None and author.id != actor_id else None
 
     async def revise(self, actor_id: int, status_id: int, draft: StatusDraft) -> Status:
         """Edit from what a client wrote (PUT /api/v1/statuses/:id): like Mastodon, media and poll

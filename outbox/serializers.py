@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fediverse.ad_terms import VALUEFLOWS_TERMS
 from fediverse.as2 import CONTEXT, format_datetime
 from fediverse.db import utcnow
 from fediverse.models import Actor, Attachment, Mention, Poll, Status, StatusTag
@@ -17,6 +18,46 @@ from fediverse.uris import PUBLIC, Uris
 
 # Our context plus the schema.org terms of a `location` Place (PostalAddress, INSEE identifier).
 PLACE_CONTEXT: list[Any] = [*CONTEXT[:2], {**CONTEXT[2], **PLACE_TERMS}]
+# Mobilizon's prefixes and event terms (lib/federation/activity_pub/utils.ex), for `Event` objects only.
+EVENT_TERMS: dict[str, Any] = {
+    "sc": "http://schema.org#",
+    "ical": "http://www.w3.org/2002/12/cal/ical#",
+    "mz": "https://joinmobilizon.org/ns#",
+    "pt": "https://joinpeertube.org/ns#",
+    "toot": "http://joinmastodon.org/ns#",
+    "category": "sc:category",
+    "uuid": "sc:identifier",
+    "inLanguage": "sc:inLanguage",
+    "maximumAttendeeCapacity": "sc:maximumAttendeeCapacity",
+    "remainingAttendeeCapacity": "sc:remainingAttendeeCapacity",
+    "location": {"@id": "sc:location", "@type": "sc:Place"},
+    "PostalAddress": "sc:PostalAddress",
+    "address": {"@id": "sc:address", "@type": "sc:PostalAddress"},
+    "addressCountry": "sc:addressCountry",
+    "addressRegion": "sc:addressRegion",
+    "postalCode": "sc:postalCode",
+    "addressLocality": "sc:addressLocality",
+    "streetAddress": "sc:streetAddress",
+    "PropertyValue": "sc:PropertyValue",
+    "joinModeType": {"@id": "mz:joinModeType", "@type": "rdfs:Class"},
+    "joinMode": {"@id": "mz:joinMode", "@type": "mz:joinModeType"},
+    "repliesModerationOptionType": {"@id": "mz:repliesModerationOptionType", "@type": "rdfs:Class"},
+    "repliesModerationOption": {"@id": "mz:repliesModerationOption", "@type": "mz:repliesModerationOptionType"},
+    "commentsEnabled": {"@id": "pt:commentsEnabled", "@type": "sc:Boolean"},
+    "anonymousParticipationEnabled": {"@id": "mz:anonymousParticipationEnabled", "@type": "sc:Boolean"},
+    "participationMessage": {"@id": "mz:participationMessage", "@type": "sc:Text"},
+    "participantCount": {"@id": "mz:participantCount", "@type": "sc:Integer"},
+    "isOnline": {"@id": "mz:isOnline", "@type": "sc:Boolean"},
+    "timezone": {"@id": "mz:timezone", "@type": "sc:Text"},
+    "externalParticipationUrl": {"@id": "mz:externalParticipationUrl", "@type": "sc:URL"},
+    "openness": {"@id": "mz:openness", "@type": "@id"},
+    "members": {"@id": "mz:members", "@type": "@id"},
+    "events": {"@id": "mz:events", "@type": "@id"},
+    "posts": {"@id": "mz:posts", "@type": "@id"},
+}
+EVENT_CONTEXT: list[Any] = [*CONTEXT[:2], {**CONTEXT[2], **PLACE_TERMS, **EVENT_TERMS}]
+# Petites annonces: FEP-0837 (ValueFlows) terms.
+AD_CONTEXT: list[Any] = [*CONTEXT[:2], {**CONTEXT[2], **PLACE_TERMS, **VALUEFLOWS_TERMS}]
 
 
 @dataclass
@@ -125,8 +166,14 @@ def status_location(status: Status) -> dict[str, Any] | None:
 
 
 def context_for(doc: dict[str, Any]) -> list[Any]:
-    """Our context, with the Place terms when the document (or the object it wraps) has a location."""
+    """Our context, with the Place terms when the document (or the object it wraps) has a location,
+    Mobilizon's event terms for an `Event`, FEP-0837's for an ad."""
     inner = doc.get("object")
+    if doc.get("type") == "Event" or (isinstance(inner, dict) and inner.get("type") == "Event"):
+        return EVENT_CONTEXT
+    target = inner if isinstance(inner, dict) else doc
+    if "purpose" in target and "publishes" in target:
+        return AD_CONTEXT
     located = "location" in doc or (isinstance(inner, dict) and "location" in inner)
     return PLACE_CONTEXT if located else CONTEXT
 

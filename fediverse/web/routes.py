@@ -14,6 +14,7 @@ from fediverse.web.account_pages import routes as account_routes
 from fediverse.web.auth import signed_in
 from fediverse.web.compose import compose_form
 from fediverse.web.compose import routes as compose_routes
+from fediverse.web.feed_routes import routes as feed_routes
 from fediverse.web.neighbourhood_pages import routes as neighbourhood_routes
 from fediverse.web.team_pages import routes as team_routes
 from fediverse.web.templating import render
@@ -91,6 +92,7 @@ async def status_page(request: Request) -> Response:
 
 routes = [
     Route("/", home),
+    *feed_routes,  # before any /@{username}/{...} page: /@alice/agenda.ics is a calendar
     Route("/@{username}", profile),
     Route("/@{username}/{status_id:int}", status_page),
     *neighbourhood_routes,

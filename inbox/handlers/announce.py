@@ -2,6 +2,10 @@
 
 An Announce by the instance actor of a neighbour instance we follow is how that neighbour shares its
 territory's public posts: the post is stored (with its location), no boost is recorded.
+
+Agenda events also arrive this way: Gancio's instance actor (and Mobilizon groups) send
+`Announce(Create(Event))` or `Announce(Event)`. The embedded copy is never trusted: the event is
+fetched from its own server and stored as its author's (no boost); other relayed Creates stay refused.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
 from inbox.objects import store_remote_status
 
 
-async def _original(ctx: InboxContext, object_uri: str) -> Status:
+async def _original(ctx: InboxContext, object_uri: str, *, only: frozenset[str] | None = None) -> Status:
+    """The stored post, else the one fetched from its origin; `only` limits the object types accepted."""
     async with ctx.runtime.sessions() as session:
         status = await session.scalar(select(Status).where(Status.uri == object_uri))
     if status is not None:
@@ -33,6 +38,8 @@ async def _original(ctx: InboxContext, object_uri: str) -> Status:
     doc = await ctx.resolver.fetch_document(object_uri)
     if doc.get("id") != object_uri:
         raise ActivityRejected("fetched object has another id")
+    if only is not None and type_of(doc) not in only:
+        raise ActivityIgnored(f"relayed {type_of(doc) or 'object'} is not accepted")
     author_uri = id_of(doc.get("attributedTo"))
     if not author_uri or host_of(author_uri) != host_of(object_uri):
         raise ActivityRejected("boosted object is not attributed to an actor on its own host")
@@ -69,11 +76,35 @@ def boost_visibility(to: list[str], cc: list[str]) -> str:
     return "public" if PUBLIC in to else "unlisted" if PUBLIC in cc else "private"
 
 
+async def _relayed_event(ctx: InboxContext, create: dict[str, Any]) -> None:
+    """`Announce(Create(Event))` from an actor someone here follows, or a neighbour: the event is
+    fetched from its origin (the embedded Create and object are only a hint) and stored as its author's."""
+    inner = create.get("object")
+    object_uri = id_of(inner)
+    if not object_uri:
+        raise ActivityRejected("Announce of a Create without an object")
+    if isinstance(inner, dict) and type_of(inner) != "Event":
+        raise ActivityIgnored("relayed activities are not accepted as boosts")
+    if ctx.runtime.uris.is_local(object_uri):
+        raise ActivityIgnored("a relayed copy of one of our own posts")
+    async with ctx.runtime.sessions() as session:
+        neighbour = await followed_neighbour(session, ctx.sender.id)
+        followed = neighbour is not None or await session.scalar(
+            select(Follow.id).join(Actor, Actor.id == Follow.follower_id).where(
+                Follow.followee_id == ctx.sender.id, Follow.state == "accepted", Actor.domain.is_(None)).limit(1))
+    if not followed:
+        raise ActivityIgnored("nobody here follows the actor relaying this event")
+    await _original(ctx, object_uri, only=frozenset({"Event"}))
+
+
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
     object_uri = id_of(activity.get("object"))
     if not object_uri:
         raise ActivityRejected("Announce without an object")
-    if type_of(activity.get("object")) in ("Create", "Update", "Delete"):
+    if type_of(activity.get("object")) == "Create":
+        await _relayed_event(ctx, activity["object"])
+        return
+    if type_of(activity.get("object")) in ("Update", "Delete"):
         raise ActivityIgnored("relayed activities are not accepted as boosts")
     async with ctx.runtime.sessions() as session:
         neighbour = await followed_neighbour(session, ctx.sender.id)
@@ -86,6 +117,8 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
     if followed is None and not ctx.runtime.uris.is_local(object_uri):
         raise ActivityIgnored("nobody here follows the booster")
     original = await _original(ctx, object_uri)
+    if original.object_type == "Event" and original.actor_id == ctx.sender.id:
+        return  # an organiser (Gancio's instance actor) announcing its own event: stored, not a boost
     to, cc = ids_of(activity.get("to")), ids_of(activity.get("cc"))
     async with ctx.transaction() as session:
         existing = await session.scalar(select(Status.id).where(Status.activity_uri == ctx.activity_uri))

@@ -11,6 +11,7 @@ from fediverse.as2 import id_of
 from inbox.context import ActivityRejected, InboxContext
 from inbox.objects import store_remote_status
 from outbox.groups import reshare_remote_post
+from outbox.rsvp import rsvp_from_remote_reply
 
 
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
@@ -23,3 +24,4 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
         raise ActivityRejected("Create without an object")
     status = await store_remote_status(ctx, obj, activity_uri=ctx.activity_uri)
     await reshare_remote_post(ctx.outbox, status.id)
+    await rsvp_from_remote_reply(ctx.runtime, status.id)  # a reply to one of our events may join or leave it

@@ -1,5 +1,6 @@
 """Reject (of a Follow we sent, or removal of an existing follower): the follow is gone (for our
-instance actor's Follow: the neighbour refused or ended the relation)."""
+instance actor's Follow: the neighbour refused or ended the relation). A Reject of one of our Joins
+(Mobilizon's participation) makes it rejected."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from actors.follows import drop_follow
 from inbox.context import InboxContext
 from inbox.handlers._follows import answered_follow, follow_we_sent
 from inbox.handlers._neighbours import answer_to_instance_follow
+from inbox.handlers.join import answer_to_our_join
 
 
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
+    if await answer_to_our_join(ctx, activity, accepted=False):
+        return
     obj = answered_follow(activity)
     if await answer_to_instance_follow(ctx, obj, accepted=False):
         return

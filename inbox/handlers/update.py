@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.remote import ActorError, actor_fields_from_document, upsert_remote_actor
-from fediverse.as2 import ACTOR_TYPES, id_of, type_of
+from fediverse.as2 import ACTOR_TYPES, OBJECT_TYPES, id_of, type_of
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
 from inbox.objects import update_remote_status
 
@@ -26,7 +26,7 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
         if fields.get("public_key_id"):
             ctx.runtime.key_cache.pop(fields["public_key_id"], None)
         return
-    if type_of(obj) in ("Note", "Article", "Page", "Event", "Question", "Image", "Video", "Audio"):
+    if type_of(obj) in OBJECT_TYPES:
         await update_remote_status(ctx, obj)
         return
     raise ActivityIgnored(f"Update of {type_of(obj) or 'unknown'} is not handled")
