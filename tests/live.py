@@ -7,13 +7,16 @@ session's test CA, so requests between instances are real HTTPS over loopback.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import trustme
 import uvicorn
+from aiohttp import web
 
 from fediverse.app import create_app
 from fediverse.config import Settings
@@ -91,3 +94,19 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 15.0, 
             return last
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what} (last value: {last!r})")
+
+
+@asynccontextmanager
+async def serve_on_test_host(app: web.Application, ca: trustme.CA, host: str = "commune-c.test", *,
+                             backlog: int = 128) -> AsyncIterator[None]:
+    """Serve a small aiohttp app (a fake Mobilizon, Gancio, relay...) over TLS from the test CA on a test
+    host's loopback address, port 443, for the time of the block."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host).configure_cert(context)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, TEST_HOSTS[host], 443, ssl_context=context, backlog=backlog).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()

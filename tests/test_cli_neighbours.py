@@ -5,7 +5,6 @@ an instance that already asked us makes the relation mutual at once."""
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from aiohttp import web
 from fediverse.keys import generate_rsa_keypair
 from outbox.neighbours import NeighbourCommands
 from tests.federation_steps import make_account
-from tests.live import TEST_HOSTS, eventually
+from tests.live import eventually, serve_on_test_host
 from tests.neighbour_steps import COUESNON, FOUGERES, cli, set_territory, states, wait_states
 
 
@@ -102,14 +101,8 @@ async def application_host(test_ca) -> AsyncIterator[list[dict[str, Any]]]:
     app.router.add_get("/.well-known/nodeinfo", nodeinfo)
     app.router.add_get("/relay", actor)
     app.router.add_post("/inbox", inbox)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("commune-c.test").configure_cert(context)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, TEST_HOSTS["commune-c.test"], 443, ssl_context=context)
-    await site.start()
-    yield received
-    await runner.cleanup()
+    async with serve_on_test_host(app, ca):
+        yield received
 
 
 async def test_the_instance_actor_is_found_through_nodeinfo(pair, application_host):

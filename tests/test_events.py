@@ -34,7 +34,7 @@ from inbox.events import parse_remote_event
 from outbox.events import EventCommands, event_spec
 from tests.conftest import issue_token
 from tests.federation_steps import count, first, make_account, outbox, remote_actor
-from tests.live import TEST_HOSTS, eventually
+from tests.live import eventually, serve_on_test_host
 from tests.neighbour_steps import COUESNON, FOUGERES, make_neighbours, set_territory
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -239,14 +239,8 @@ async def gancio(test_ca) -> AsyncIterator[FakeGancio]:
     app.router.add_get("/federation/u/gancio", actor)
     app.router.add_get("/federation/m/{number}", event)
     app.router.add_post("/federation/u/gancio/inbox", inbox)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("commune-c.test").configure_cert(context)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, TEST_HOSTS["commune-c.test"], 443, ssl_context=context)
-    await site.start()
-    yield fake
-    await runner.cleanup()
+    async with serve_on_test_host(app, ca):
+        yield fake
 
 
 async def _event_of(instance, uri: str) -> Event | None:

@@ -32,7 +32,7 @@ from fediverse.keys import generate_rsa_keypair, load_private_key
 from fediverse.models import Actor, Follow, IncomingActivity, Notification, Status, Tombstone
 from fediverse.signatures import body_digest, sign_request, signing_string
 from tests.federation_steps import count, first, html, make_account, outbox
-from tests.live import TEST_HOSTS, LiveInstance, eventually
+from tests.live import LiveInstance, eventually, serve_on_test_host
 
 A = "https://commune-a.test"
 INBOX = f"{A}/inbox"
@@ -500,14 +500,8 @@ async def gone_host(test_ca) -> AsyncIterator[GoneHost]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", gone)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("commune-c.test").configure_cert(context)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, TEST_HOSTS["commune-c.test"], 443, ssl_context=context)
-    await site.start()
-    yield seen
-    await runner.cleanup()
+    async with serve_on_test_host(app, ca):
+        yield seen
 
 
 async def test_delete_of_an_unknown_actor_whose_key_is_gone_is_accepted_without_any_fetch(env, gone_host):

@@ -26,7 +26,7 @@ from fediverse.signatures import sign_request
 from outbox.neighbours import NeighbourCommands
 from tests.conftest import issue_token
 from tests.federation_steps import count, first, html, make_account, outbox
-from tests.live import TEST_HOSTS, eventually
+from tests.live import eventually, serve_on_test_host
 from tests.neighbour_steps import (
     COUESNON,
     FOUGERES,
@@ -275,14 +275,8 @@ async def relay(test_ca) -> AsyncIterator[FakeRelay]:
     app = web.Application()
     app.router.add_get("/actor", actor)
     app.router.add_post("/inbox", inbox)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("commune-c.test").configure_cert(context)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, TEST_HOSTS["commune-c.test"], 443, ssl_context=context)
-    await site.start()
-    yield fake
-    await runner.cleanup()
+    async with serve_on_test_host(app, ca):
+        yield fake
 
 
 async def _post_signed(relay: FakeRelay, activity: dict[str, Any]) -> int:

@@ -30,7 +30,7 @@ from outbox.events import EventCommands, event_spec
 from outbox.rsvp import rsvp_intent
 from tests.conftest import issue_token
 from tests.federation_steps import count, first, make_account, outbox, remote_actor
-from tests.live import TEST_HOSTS, LiveInstance, eventually
+from tests.live import LiveInstance, eventually, serve_on_test_host
 
 C = "https://commune-c.test"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
@@ -128,13 +128,8 @@ async def mobilizon(test_ca: Any) -> AsyncIterator[FakeMobilizon]:
     app.router.add_get("/@{name}", actor)
     app.router.add_post("/inbox", inbox)
     app.router.add_post("/@{name}/inbox", inbox)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("commune-c.test").configure_cert(context)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, TEST_HOSTS["commune-c.test"], 443, ssl_context=context, backlog=1024).start()
-    yield fake
-    await runner.cleanup()
+    async with serve_on_test_host(app, ca, backlog=1024):
+        yield fake
 
 
 def http_client(token: str | None = None, limit: int = 100) -> aiohttp.ClientSession:
@@ -452,3 +447,19 @@ async def test_replying_je_participe_from_a_mastodon_app_joins_and_a_negation_do
     assert await states(a, event.id) == {mz.actor("eve"): "accepted"}
     assert (await event_row(a, event.id)).participant_count == 1
     assert await count(a, Status, Status.in_reply_to_id == status.id) == 4  # every reply is posted as usual
+
+
+async def test_an_undo_of_a_join_from_a_server_other_than_mobilizon_leaves_the_event(town):
+    a, alice, mz = town
+    event, status = await make_event(a, alice, capacity=3)
+    join = mz.join("anne", status.uri)
+    async with http_client() as http:
+        assert await mz.post(http, join) == 202
+        await eventually(lambda: _answers(mz, "Accept", join["id"]), what="Accept at the participant's server")
+        assert (await event_row(a, event.id)).participant_count == 1
+        undo = {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{C}/undo/{new_id()}", "type": "Undo",
+                "actor": mz.actor("anne"), "object": without_context(join)}
+        assert await mz.post(http, undo) == 202
+        assert (await processed(a, undo["id"])).state == "done"
+    assert await states(a, event.id) == {}
+    assert (await event_row(a, event.id)).participant_count == 0

@@ -1,5 +1,5 @@
-"""Undo of Follow, Like, Announce or Block: only the actor who did it can undo it (an Undo of a
-neighbour's or relay's Follow of our instance actor ends that subscription)."""
+"""Undo of Follow, Like, Announce, Block or Join: only the actor who did it can undo it (an Undo of a
+neighbour's or relay's Follow of our instance actor ends that subscription; an Undo of a Join is a Leave)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,23 @@ from actors.follows import drop_follow
 from actors.notify import bump
 from fediverse.as2 import id_of, type_of
 from fediverse.events import queue_event
-from fediverse.models import Actor, Block, Favourite, Follow, Status
+from fediverse.models import Actor, Block, Favourite, Follow, Participation, Status
 from inbox.context import ActivityIgnored, ActivityRejected, InboxContext
 from inbox.handlers._neighbours import undo_of_instance_follow
+from outbox.participation import ParticipationCommands
+
+
+async def _undo_join(ctx: InboxContext, join_uri: str | None) -> bool:
+    """`Undo(Join)` (how servers other than Mobilizon leave an event) works like Mobilizon's `Leave`."""
+    if not join_uri:
+        return False
+    async with ctx.runtime.sessions() as session:
+        event_id = await session.scalar(select(Participation.event_id).where(
+            Participation.join_uri == join_uri, Participation.actor_id == ctx.sender.id))
+    if event_id is None:
+        return False
+    await ParticipationCommands(ctx.runtime).remote_leave(ctx.sender.id, event_id)
+    return True
 
 
 async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
@@ -28,6 +42,8 @@ async def handle(ctx: InboxContext, activity: dict[str, Any]) -> None:
         ctx.require_same_host(inner_id, "undone activity id")
     target = id_of(obj.get("object")) if isinstance(obj, dict) else None
     if inner_type in ("Follow", "") and await undo_of_instance_follow(ctx, obj):
+        return
+    if inner_type in ("Join", "") and await _undo_join(ctx, inner_id):
         return
     async with ctx.transaction() as session:
         sender = ctx.sender.id
