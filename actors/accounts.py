@@ -95,8 +95,10 @@ async def create_account(
     commune_insee: str | None = None,
     theme: str | None = None,
     is_admin: bool = False,
+    email_confirmed: bool = True,
 ) -> tuple[Actor, User]:
-    """Create a local actor and its login; the caller commits."""
+    """Create a local actor and its login; the caller commits. Accounts made by an admin (CLI, API) have
+    a confirmed address; web sign-up passes `email_confirmed=False` and mails a confirmation link."""
     if not USERNAME_RE.match(username):
         raise AccountError("username: letters, digits, _ . - only (1 to 64 characters)")
     if username.lower() in RESERVED_USERNAMES and not is_admin:
@@ -121,7 +123,8 @@ async def create_account(
     await session.flush()
     password_hash = await asyncio.to_thread(hash_password, password)
     user = User(actor_id=actor.id, email=email, password_hash=password_hash, is_admin=is_admin,
-                role="admin" if is_admin else "user")
+                role="admin" if is_admin else "user",
+                email_confirmed_at=utcnow() if email_confirmed else None)
     session.add(user)
     await session.flush()
     return actor, user

@@ -47,8 +47,9 @@ async def find_user(session: AsyncSession, settings: Settings, login: str) -> Us
 
 
 async def active(session: AsyncSession, user: User | None) -> bool:
-    """A user may log in when approved and their own actor is neither suspended nor deleted."""
-    if user is None or not user.approved:
+    """A user may log in when approved, with a confirmed email address, and their own actor is neither
+    suspended nor deleted."""
+    if user is None or not user.approved or user.email_confirmed_at is None:
         return False
     actor = await session.get(Actor, user.actor_id)
     return actor is not None and actor.suspended_at is None and actor.deleted_at is None

@@ -34,6 +34,7 @@ from fediverse.migrate import upgrade_database
 from fediverse.runtime import Runtime, Signer
 from fediverse.uris import Uris
 from fediverse.web.routes import routes as web_routes
+from fediverse.web.security import HtmlSecurityHeaders
 from inbox.ingest import IngestWriter
 from inbox.routes import routes as inbox_routes
 from inbox.worker import run_inbox_worker
@@ -146,6 +147,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(HtmlSecurityHeaders, settings=settings),
             Middleware(StripTrailingSlash),
             Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["Link", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]),

@@ -66,6 +66,16 @@ class Settings:
     run_workers: bool = True
     http_timeout_seconds: float = 10.0
     api_rate_limit: int = 300
+    # Outgoing mail (sign-up confirmation, password reset). No host: links are written to the log.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_starttls: bool = False
+    # The agenda's map: a Leaflet tile URL template ({z}/{x}/{y}); empty shows the map without tiles.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_attribution: str = "© OpenStreetMap"
 
     @property
     def scheme(self) -> str:

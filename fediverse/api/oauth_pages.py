@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from actors.browser_sessions import find_browser_session, open_browser_session
 from actors.logins import active, identities_of, may_act_as
 from fediverse.api.apps import OOB, find_app, registered_redirect_uris
 from fediverse.api.auth import hash_secret, new_secret
@@ -138,7 +139,10 @@ def with_query(uri: str, params: dict[str, str | None]) -> str:
 
 
 async def logged_in_user(session: AsyncSession, web: WebSession) -> User | None:
-    user = await session.get(User, web.user_id) if web.user_id is not None else None
+    """The browser's user while its session lives (signing out elsewhere ends it here too)."""
+    if web.user_id is None or await find_browser_session(session, web.user_id, web.browser_key) is None:
+        return None
+    user = await session.get(User, web.user_id)
     return user if await active(session, user) else None
 
 
@@ -203,7 +207,8 @@ async def _log_in(request: Request, session: AsyncSession, auth: AuthorizeReques
     user = await verify_login(request, session, login, password) if login and password else None
     if user is None:
         return login_page(runtime, auth, web, 400, error="invalid_login", login=login)
-    web.log_in(user.id)
+    web.log_in(user.id, await open_browser_session(session, user, ip=client_ip(request),
+                                                   user_agent=request.headers.get("user-agent", "")))
     user.last_login_at = utcnow()
     await session.commit()
     return await consent_page(runtime, session, auth, web, user)

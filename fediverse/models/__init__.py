@@ -1,6 +1,15 @@
 """All tables; importing this module registers them on `Base.metadata` (Alembic reads it)."""
 
-from fediverse.models.actor import ACTOR_TYPES, KIND_TO_TYPE, Actor, TeamAction, TeamMember, User
+from fediverse.models.actor import (
+    ACTOR_TYPES,
+    KIND_TO_TYPE,
+    Actor,
+    BrowserSession,
+    Invite,
+    TeamAction,
+    TeamMember,
+    User,
+)
 from fediverse.models.agenda import (
     AD_CATEGORIES,
     AD_CLOSED_REASONS,
@@ -50,6 +59,7 @@ __all__ = [
     "ACTOR_TYPES", "KIND_TO_TYPE", "VISIBILITIES", "Actor", "Attachment", "Block", "Delivery",
     "Favourite", "FeaturedStatus", "Follow", "Host", "IncomingActivity", "Mention", "Notification",
     "OutgoingActivity", "Report", "Status", "StatusTag", "Tombstone", "User", "TeamMember", "Bookmark",
+    "Invite", "BrowserSession",
     "ConversationMute", "ConversationState", "Filter", "FilterKeyword", "FilterStatus", "FollowOptions",
     "IdempotencyKey", "ListMember", "Marker", "Mute", "OAuthApp", "OAuthGrant", "OAuthToken", "Poll", "PollVote",
     "ScheduledStatus", "StatusEdit", "UserList", "AccountNote", "Announcement", "AnnouncementRead", "Endorsement",

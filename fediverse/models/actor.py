@@ -119,6 +119,45 @@ class User(Base):
     neighbourhood_communes_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Web sign-up: the address is proven by a mailed link; accounts made by an admin or the CLI are
+    # confirmed at creation. Until confirmed, the user may not sign in.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why they want to join, shown to moderators when registration needs approval.
+    registration_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The invitation used to sign up (no foreign key: invites name their creator, a users row).
+    invite_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class Invite(Base):
+    """An invitation link (registration mode `invite`): a code, limited in uses and time."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                           nullable=True)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BrowserSession(Base):
+    """A signed-in browser. The session cookie names one row (by the hash of its random key), so the
+    user can see where they are signed in and end any of these sessions; a deleted row is a signed-out
+    browser at its next click."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(512), default="")
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TeamMember(Base):

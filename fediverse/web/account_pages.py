@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from actors.browser_sessions import end_session_by_key, open_browser_session
 from actors.logins import may_act_as, verify_login
 from fediverse.db import utcnow
 from fediverse.login_throttle import client_ip, throttle_of
@@ -56,10 +57,12 @@ async def sign_in(request: Request) -> Response:
             user = await verify_login(session, runtime.settings, login, password, throttle=throttle, ip=ip)
             if user is not None:
                 user.last_login_at = utcnow()
+                browser_key = await open_browser_session(session, user, ip=ip,
+                                                         user_agent=request.headers.get("user-agent", ""))
                 await session.commit()
     if user is None:
         return _sign_in_form(request, 422, error="invalid_login", login=login, next_path=next_path)
-    web.log_in(user.id)  # a fresh session (and CSRF token): nothing from before signing in carries over
+    web.log_in(user.id, browser_key)  # a fresh session (and CSRF token): nothing from before carries over
     response = RedirectResponse(next_path, status_code=303)
     save_session(response, web, runtime.settings)
     return response
@@ -71,6 +74,9 @@ async def sign_out(request: Request) -> Response:
     web = load_session(request, runtime.settings)
     if not web.check_csrf(form.get("csrf_token")):
         return csrf_refused(request, await signed_in(request))
+    async with runtime.sessions() as session:
+        await end_session_by_key(session, web.browser_key)
+        await session.commit()
     web.log_out()
     response = RedirectResponse("/", status_code=303)
     save_session(response, web, runtime.settings)

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from actors.browser_sessions import find_browser_session
 from actors.logins import active, identities_of
 from fediverse.models import Actor, User
 from fediverse.runtime import Runtime
@@ -33,6 +34,7 @@ class SignedIn:
     acting: Actor
     identities: list[Actor]
     session: WebSession
+    browser_session_id: int
 
     @property
     def actor(self) -> Actor:
@@ -52,6 +54,9 @@ async def signed_in(request: Request) -> SignedIn | None:
     if web_session.user_id is None:
         return None
     async with runtime.sessions() as session:
+        browser = await find_browser_session(session, web_session.user_id, web_session.browser_key)
+        if browser is None:  # signed out from another browser, or a cookie from before sessions were kept
+            return None
         user = await session.get(User, web_session.user_id)
         if user is None or not await active(session, user):
             return None
@@ -59,7 +64,8 @@ async def signed_in(request: Request) -> SignedIn | None:
     person = identities[0]
     wanted = web_session.data.get(ACTING_KEY)
     acting = next((actor for actor in identities if actor.id == wanted), person)
-    return SignedIn(user=user, person=person, acting=acting, identities=identities, session=web_session)
+    return SignedIn(user=user, person=person, acting=acting, identities=identities, session=web_session,
+                    browser_session_id=browser.id)
 
 
 def sign_in_redirect(request: Request) -> RedirectResponse:
@@ -70,16 +76,20 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
 
 # -- pages of signed-in (or signing-in) visitors ----------------------------------------------------
 
-# Pages that show a form or a private view: never cached, never framed (no clickjacked buttons).
-PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                   "Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "same-origin"}
+# Pages carry the session's CSRF token in their forms: never cached. The Content-Security-Policy and
+# the no-framing headers are added to every HTML response by fediverse/web/security.py.
+PRIVATE_HEADERS = {"Cache-Control": "no-store"}
+LANGUAGE_COOKIE = "lang"
 
 
 def language_of(request: Request, viewer: SignedIn | None) -> str:
-    """The user's own interface language when we have it, else the browser's (Accept-Language), else the
-    instance's."""
+    """The user's own interface language when signed in, else the one a visitor chose (cookie), else the
+    browser's (Accept-Language), else the instance's."""
     if viewer is not None and viewer.user.locale in LANGUAGES:
         return viewer.user.locale
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
     runtime: Runtime = request.app.state.runtime
     return pick_language(request.headers.get("accept-language"), runtime.settings.language)
 

@@ -42,9 +42,8 @@ from actors.timelines import FilterSet, neighbourhood_timeline
 from fediverse.models import Actor, Status
 from fediverse.places import parse_place
 from fediverse.runtime import Runtime
-from fediverse.web.auth import SignedIn, sign_in_redirect, signed_in
-from fediverse.web.session import CSRF_FIELD, save_session
-from fediverse.web.templating import LANGUAGES, pick_language, render
+from fediverse.web.auth import PRIVATE_HEADERS, SignedIn, language_of, page, sign_in_redirect, signed_in
+from fediverse.web.session import CSRF_FIELD
 from outbox.commands import CommandError, Outbox
 
 log = logging.getLogger(__name__)
@@ -53,8 +52,6 @@ PAGE_SIZE = 20
 SETTINGS_PATH = "/settings/neighbourhood"
 MAX_CODE_CHARS = 10  # what a refused code shows of itself
 MAX_RADIUS_CHARS = 20
-PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                "Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "same-origin"}
 
 
 @dataclass(frozen=True)
@@ -114,12 +111,6 @@ class Window:
     since_id: int | None = None
     min_id: int | None = None
     limit: int = PAGE_SIZE
-
-
-def _language(request: Request, signed: SignedIn) -> str:
-    if signed.user.locale in LANGUAGES:
-        return signed.user.locale
-    return pick_language(request.headers.get("accept-language"), request.app.state.runtime.settings.language)
 
 
 def _km(value: float, language: str) -> str:
@@ -210,13 +201,8 @@ def _distance(centre: KnownCommune | None, commune: KnownCommune) -> float | Non
 
 
 def _page(request: Request, signed: SignedIn, template: str, status_code: int = 200, **context: object) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    html = render(_language(request, signed), template, settings=runtime.settings, signed=signed,
-                  current_path=request.url.path, csrf_field=CSRF_FIELD, csrf_token=signed.session.csrf_token,
-                  max_radius=_input_number(MAX_RADIUS_KM), max_communes=MAX_LISTED_COMMUNES, **context)
-    response = HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
-    save_session(response, signed.session, runtime.settings)
-    return response
+    return page(request, template, signed, status_code=status_code, signed=signed,
+                max_radius=_input_number(MAX_RADIUS_KM), max_communes=MAX_LISTED_COMMUNES, **context)
 
 
 def _preview(known: dict[str, KnownCommune], form: SettingsForm, radius: float | None) -> Neighbourhood | None:
@@ -233,7 +219,7 @@ def _preview(known: dict[str, KnownCommune], form: SettingsForm, radius: float |
 
 def _settings_page(request: Request, signed: SignedIn, known: dict[str, KnownCommune], form: SettingsForm,
                    hood: Neighbourhood | None, status_code: int = 200, **flags: object) -> Response:
-    language = _language(request, signed)
+    language = language_of(request, signed)
     homes, communes = _choices(known, form.home, language)
     groups = [(domain, list(rows)) for domain, rows in groupby(communes, key=lambda row: row.domain)]
     return _page(request, signed, "neighbourhood_settings.html", status_code, form=form, homes=homes,
@@ -290,14 +276,14 @@ async def preview_fragment(request: Request) -> Response:
     """The included communes of the settings in the query, as the fragment the settings page swaps in."""
     signed = await signed_in(request)
     if signed is None:
-        return HTMLResponse("", status_code=401, headers=PAGE_HEADERS)
+        return HTMLResponse("", status_code=401, headers=PRIVATE_HEADERS)
     params = request.query_params
     async with request.app.state.runtime.sessions() as session:
         known = await known_communes(session)
     form, radius = read_form({key: value for key, value in params.items()}, params.getlist("communes"), known)
     hood = _preview(known, form, radius)
     return _page(request, signed, "_commune_preview.html", 200 if hood else 422, form=form,
-                 view=hood_view(hood, _language(request, signed)) if hood else None)
+                 view=hood_view(hood, language_of(request, signed)) if hood else None)
 
 
 def _max_id(text: str | None) -> int | None:
@@ -327,7 +313,7 @@ async def voisinage(request: Request) -> Response:
     names = {item.commune.insee: item.commune.name for item in hood.included}
     rows = [(status, actors.get(status.actor_id), _place(status, names)) for status in statuses]
     older = statuses[-1].id if len(statuses) == PAGE_SIZE else None
-    return _page(request, signed, "voisinage.html", view=hood_view(hood, _language(request, signed)), rows=rows,
+    return _page(request, signed, "voisinage.html", view=hood_view(hood, language_of(request, signed)), rows=rows,
                  older=older, paged=window.max_id is not None)
 
 

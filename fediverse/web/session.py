@@ -73,9 +73,15 @@ class WebSession:
         value = self.data.get("uid")
         return value if isinstance(value, int) else None
 
-    def log_in(self, user_id: int) -> None:
+    @property
+    def browser_key(self) -> str | None:
+        """The key of this browser's BrowserSession row (actors/browser_sessions.py)."""
+        value = self.data.get("sk")
+        return value if isinstance(value, str) else None
+
+    def log_in(self, user_id: int, browser_key: str) -> None:
         """A new CSRF token at login: a token seen before logging in is worth nothing after."""
-        self.data = {"uid": user_id, "csrf": secrets.token_urlsafe(32)}
+        self.data = {"uid": user_id, "sk": browser_key, "csrf": secrets.token_urlsafe(32)}
         self.modified = True
 
     def log_out(self) -> None:

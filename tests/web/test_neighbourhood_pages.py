@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from actors.browser_sessions import open_browser_session
 from actors.neighbourhood import DEFAULT_RADIUS_KM, load_neighbourhood
 from fediverse.models import Actor, User
 from fediverse.web.session import COOKIE_NAME, WebSession, sign
@@ -47,10 +48,12 @@ async def territory(make_instance):
     return instance, alice, bob
 
 
-def session_cookie(instance: LiveInstance, user_id: int) -> tuple[str, str]:
-    """The cookie the sign-in page sets for this user, and the CSRF token it carries."""
+async def session_cookie(instance: LiveInstance, user_id: int) -> tuple[str, str]:
+    """The cookie the sign-in page sets for this user (with its browser-session row), and its CSRF token."""
+    async with instance.runtime.transaction() as session:
+        key = await open_browser_session(session, await session.get(User, user_id), user_agent="test", ip=None)
     web = WebSession()
-    web.log_in(user_id)
+    web.log_in(user_id, key)
     value = sign(instance.runtime.settings, {**web.data, "exp": int(time.time()) + 3600})
     return value, web.csrf_token
 
@@ -62,7 +65,7 @@ async def user_of(instance: LiveInstance, actor: Actor) -> User:
 
 async def signed_in_context(browser: Any, instance: LiveInstance, actor: Actor, **options: Any) -> Any:
     context = await browser.new_context(ignore_https_errors=True, locale="fr-FR", **options)
-    value, _ = session_cookie(instance, (await user_of(instance, actor)).id)
+    value, _ = await session_cookie(instance, (await user_of(instance, actor)).id)
     await context.add_cookies([{"name": COOKIE_NAME, "value": value, "url": instance.base_url, "secure": True,
                                 "httpOnly": True, "sameSite": "Lax"}])
     return context
@@ -329,7 +332,7 @@ async def test_bad_settings_show_the_form_again_with_the_message_and_save_nothin
 ])
 async def test_refused_forms_answer_with_a_readable_page_and_change_nothing(territory, what, form, status, message):
     instance, alice, _bob = territory
-    cookie, csrf = session_cookie(instance, (await user_of(instance, alice)).id)
+    cookie, csrf = await session_cookie(instance, (await user_of(instance, alice)).id)
     fields: list[tuple[str, str]] = [("csrf_token", form.get("csrf_token", csrf))]
     for key, value in form.items():
         if key != "csrf_token":
@@ -345,7 +348,7 @@ async def test_refused_forms_answer_with_a_readable_page_and_change_nothing(terr
 
 async def test_preview_fragment_reports_refused_settings(territory):
     instance, alice, _bob = territory
-    cookie, _ = session_cookie(instance, (await user_of(instance, alice)).id)
+    cookie, _ = await session_cookie(instance, (await user_of(instance, alice)).id)
     async with aiohttp.ClientSession(cookies={COOKIE_NAME: cookie}) as http:
         async with http.get(f"{instance.base_url}/settings/neighbourhood/preview",
                             params=[("home", MAEN_ROCH), ("mode", "communes"), ("communes", FOUGERES_TOWN)],
