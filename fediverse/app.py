@@ -102,8 +102,15 @@ def upload_caps(settings: Settings) -> dict[str, int]:
     """Upload paths get a body cap sized for their files (file + thumbnail, avatar + header)."""
     media_cap = max(settings.max_body_bytes, MAX_UPLOAD_BYTES + SIZE_LIMITS["image"] + 1_000_000)
     profile_cap = max(settings.max_body_bytes, 2 * SIZE_LIMITS["image"] + 1_000_000)
+    # Website forms that carry photos or documents (up to four files, as a status may).
+    web_cap = max(settings.max_body_bytes, 4 * SIZE_LIMITS["image"] + 1_000_000)
     return {"/api/v1/media": media_cap, "/api/v2/media": media_cap,
-            "/api/v1/accounts/update_credentials": profile_cap}
+            "/api/v1/accounts/update_credentials": profile_cap, "/settings/profile": profile_cap,
+            **{prefix: web_cap for prefix in WEB_UPLOAD_PATHS}}
+
+
+# Path prefixes of the website's forms that upload files (compose, ads, events).
+WEB_UPLOAD_PATHS = ("/statuses", "/annonces", "/agenda", "/events")
 
 
 async def stop_workers(tasks: list[asyncio.Task[None]], stopping: asyncio.Event) -> None:
