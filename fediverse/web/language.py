@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse.models import User
+from actors.interface_language import set_interface_language
 from fediverse.runtime import Runtime
 from fediverse.web.auth import LANGUAGE_COOKIE, form_of, local_path, signed_in
 from fediverse.web.templating import LANGUAGES
@@ -28,11 +28,7 @@ async def change_language(request: Request) -> Response:
         return response
     viewer = await signed_in(request)
     if viewer is not None and viewer.session.check_csrf(form.get("csrf_token")):
-        async with runtime.sessions() as session:
-            user = await session.get(User, viewer.user.id)
-            if user is not None:
-                user.locale = language
-                await session.commit()
+        await set_interface_language(runtime, viewer.user.id, language)
     response.set_cookie(LANGUAGE_COOKIE, language, max_age=ONE_YEAR, path="/", httponly=True, samesite="lax",
                         secure=runtime.settings.scheme == "https")
     return response
