@@ -30,6 +30,7 @@ from fediverse.db import create_engine, session_factory
 from fediverse.errors import BodySizeLimit, http_exception_handler, unexpected_error_handler
 from fediverse.http import HttpClient
 from fediverse.media import MAX_UPLOAD_BYTES, SIZE_LIMITS, run_orphan_media_cleanup
+from fediverse.media.documents import download_headers
 from fediverse.migrate import upgrade_database
 from fediverse.runtime import Runtime, Signer
 from fediverse.uris import Uris
@@ -174,6 +175,7 @@ class CachedStaticFiles(StaticFiles):
 
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
+        response.headers.update(download_headers(str(args[0] if args else kwargs.get("full_path", ""))))
         response.headers.setdefault("Cache-Control", "public, max-age=604800, immutable")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

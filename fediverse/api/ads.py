@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from actors.ad_views import description_of
 from actors.ads import AdFilter, AdQueryError, ad_with_status, find_ads
 from actors.teams import record_if_team_action
-from fediverse.ad_terms import AdInputError, clean_title, format_amount, parse_price, split_text
+from fediverse.ad_terms import AdInputError, format_amount, parse_price
 from fediverse.api.auth import authenticate, optional_identity, viewer_of
 from fediverse.api.domain_calls import command, runtime_of
 from fediverse.api.errors import not_found, unprocessable
@@ -36,7 +37,6 @@ from fediverse.as2 import parse_datetime
 from fediverse.config import Settings
 from fediverse.db import utcnow
 from fediverse.models import Actor, Ad, Attachment, Status
-from fediverse.sanitize import html_to_text
 from outbox.ad_commands import close_ad, delete_ad, edit_ad, post_ad
 from outbox.ads import AdSpec
 from outbox.commands import Outbox
@@ -45,14 +45,6 @@ MAX_EXPIRES_IN_DAYS = 90
 
 
 # -- rendering --------------------------------------------------------------------------------------
-
-def description_of(ad: Ad, status: Status) -> str:
-    """The description as plain text: what follows the title line (a remote Proposal's title is its
-    `name`, so its whole content is the description)."""
-    text = status.source_text if status.source_text is not None else html_to_text(status.content)
-    first, rest = split_text(text)
-    return rest if clean_title(first) == ad.title else text.strip()
-
 
 def ad_to_api(ad: Ad, status: Status, author: Actor, media: list[Attachment], settings: Settings) -> dict[str, Any]:
     place = json.loads(status.location_json) if status.location_json else None

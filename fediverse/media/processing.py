@@ -8,6 +8,7 @@ from typing import Any
 from fediverse.media.blurhash import blurhash_of
 from fediverse.media.containers import blank_iso_metadata, iso_info, strip_id3
 from fediverse.media.detection import detect
+from fediverse.media.documents import is_pdf, process_document
 from fediverse.media.errors import MediaError
 from fediverse.media.images import Purpose, check_canvas, decode_still, encode, open_image, process_image
 from fediverse.media.results import Detected, Encoded, Processed, size_meta
@@ -56,17 +57,24 @@ def _process_av(data: bytes, detected: Detected) -> Processed:
     return Processed(detected.kind, main, None, width, height, None, meta)
 
 
-def process_upload(data: bytes, purpose: Purpose, thumbnail: bytes | None) -> Processed:
-    """All the CPU work of one upload (runs in the media thread pool)."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise MediaError(f"File too large: {_mb(len(data))} (at most {_mb(MAX_UPLOAD_BYTES)})")
+def _process_media(data: bytes, purpose: Purpose) -> Processed:
     detected = detect(data)
     limit = SIZE_LIMITS[detected.kind]
     if len(data) > limit:
         raise MediaError(f"File too large: {_mb(len(data))} ({detected.kind} files up to {_mb(limit)})")
     if purpose != "attachment" and detected.kind != "image":
         raise MediaError(f"The {purpose} must be an image (JPEG, PNG, WebP or GIF)")
-    processed = process_image(data, purpose) if detected.kind == "image" else _process_av(data, detected)
+    return process_image(data, purpose) if detected.kind == "image" else _process_av(data, detected)
+
+
+def process_upload(data: bytes, purpose: Purpose, thumbnail: bytes | None) -> Processed:
+    """All the CPU work of one upload (runs in the media thread pool)."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise MediaError(f"File too large: {_mb(len(data))} (at most {_mb(MAX_UPLOAD_BYTES)})")
+    if is_pdf(data):
+        processed = process_document(data, purpose)
+    else:
+        processed = _process_media(data, purpose)
     if thumbnail:
         encoded, width, height, hash_ = process_thumbnail(thumbnail)
         processed.preview = encoded

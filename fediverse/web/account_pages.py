@@ -2,34 +2,40 @@
 
 Sign-in follows Mastodon's path (`/auth/sign_in`) and the same rules as the OAuth login form
 (actors/logins.py): email or username, one throttle for both forms, the same generic message whatever
-was wrong. The identity chosen in the header's switcher is kept in the session ("act") and checked
-again on every request by `signed_in`, so losing a team membership takes effect at the next click.
+was wrong, except to whoever gave the right password of an account that waits for the confirmation
+of its address or for a moderator's approval: they are told what to wait for. The identity chosen in
+the header's switcher is kept in the session ("act") and checked again on every request by
+`signed_in`, so losing a team membership takes effect at the next click.
 """
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from actors.browser_sessions import end_session_by_key, open_browser_session
-from actors.logins import may_act_as, verify_login
+from actors.logins import find_user, may_act_as, password_matches, verify_login
+from actors.registrations import awaiting
+from fediverse.config import Settings
 from fediverse.db import utcnow
-from fediverse.login_throttle import client_ip, throttle_of
+from fediverse.login_throttle import LoginThrottle, client_ip, throttle_of
 from fediverse.models import User
 from fediverse.runtime import Runtime
 from fediverse.web.auth import ACTING_KEY, csrf_refused, form_of, local_path, page, sign_in_redirect, signed_in
 from fediverse.web.session import load_session, save_session
 
 MAX_LOGIN_CHARS = 320  # the longest email address a User row holds
+SIGN_IN_NOTICES = ("password",)  # `?done=`: what the page that sent here did
 
 
 def _sign_in_form(request: Request, status_code: int = 200, *, error: str | None = None, login: str = "",
-                  next_path: str = "/") -> Response:
+                  next_path: str = "/", notice: str | None = None) -> Response:
     runtime: Runtime = request.app.state.runtime
     web = load_session(request, runtime.settings)
     return page(request, "auth/sign_in.html", None, web=web, status_code=status_code, error=error, login=login,
-                next_path=next_path)
+                next_path=next_path, notice=notice)
 
 
 async def sign_in_page(request: Request) -> Response:
@@ -37,7 +43,24 @@ async def sign_in_page(request: Request) -> Response:
     next_path = local_path(request.query_params.get("next"))
     if await signed_in(request) is not None:
         return RedirectResponse(next_path, status_code=303)
-    return _sign_in_form(request, next_path=next_path)
+    done = request.query_params.get("done")
+    return _sign_in_form(request, next_path=next_path, notice=done if done in SIGN_IN_NOTICES else None)
+
+
+async def _check_login(session: AsyncSession, settings: Settings, login: str, password: str, *,
+                       throttle: LoginThrottle, ip: str) -> tuple[User | None, str | None]:
+    """The user when they may sign in; else why not: "unconfirmed" or "pending" is said only to whoever
+    gave the right password (Mastodon says as much), anything else is the generic "invalid_login".
+    One password hash either way."""
+    found = await find_user(session, settings, login)
+    reason = await awaiting(session, found) if found is not None else None
+    if found is None or reason is None:
+        user = await verify_login(session, settings, login, password, throttle=throttle, ip=ip)
+        return user, None if user is not None else "invalid_login"
+    if await password_matches(found, password):
+        return None, reason
+    throttle.failed(ip, login)
+    return None, "invalid_login"
 
 
 async def sign_in(request: Request) -> Response:
@@ -52,16 +75,18 @@ async def sign_in(request: Request) -> Response:
     if throttle.blocked(ip, login):
         return _sign_in_form(request, 429, error="throttled", login=login, next_path=next_path)
     user: User | None = None
+    refusal = "invalid_login"
     if login and password:
         async with runtime.sessions() as session:
-            user = await verify_login(session, runtime.settings, login, password, throttle=throttle, ip=ip)
+            user, refusal = await _check_login(session, runtime.settings, login, password, throttle=throttle, ip=ip)
             if user is not None:
                 user.last_login_at = utcnow()
                 browser_key = await open_browser_session(session, user, ip=ip,
                                                          user_agent=request.headers.get("user-agent", ""))
                 await session.commit()
     if user is None:
-        return _sign_in_form(request, 422, error="invalid_login", login=login, next_path=next_path)
+        return _sign_in_form(request, 422 if refusal == "invalid_login" else 403, error=refusal, login=login,
+                             next_path=next_path)
     web.log_in(user.id, browser_key)  # a fresh session (and CSRF token): nothing from before carries over
     response = RedirectResponse(next_path, status_code=303)
     save_session(response, web, runtime.settings)

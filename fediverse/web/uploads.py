@@ -43,6 +43,21 @@ class PhotoProblem:
     slot: int | None
     reason: str
 
+    @property
+    def kind(self) -> str:
+        """What went wrong, for a sentence in the reader's language: "count", "size", "type",
+        "damaged" or "other" (the media layer's own words are shown with it)."""
+        text = self.reason.lower()
+        if text.startswith("at most"):
+            return "count"
+        if "too large" in text or "too long" in text or "larger than" in text:
+            return "size"
+        if "not supported" in text or "must be an image" in text or "only photos" in text or "not that" in text:
+            return "type"
+        if "could not be" in text or "empty" in text or "no pixels" in text or "corrupt" in text:
+            return "damaged"
+        return "other"
+
 
 @dataclass
 class PhotoInput:
