@@ -6,9 +6,7 @@ an author who blocks the viewer, nor from a suspended or deleted account; a boos
 the boosted status is. A status the viewer may not read is answered as missing (never "forbidden":
 its existence stays private).
 
-The website's thread pages and actions use these functions; the Mastodon API
-(`fediverse/api/statuses.py` `filter_visible`, `visible_status`, `status_context`) holds the same
-rules and could call these instead.
+The website's thread pages and the Mastodon API (`/api/v1/statuses/:id`, `/context`) both use them.
 """
 
 from __future__ import annotations

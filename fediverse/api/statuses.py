@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from actors import bookmarks
 from actors.teams import record_if_team_action
+from actors.threads import readable_status, readable_statuses, thread_of
 from fediverse.api.auth import Identity, authenticate, optional_identity, viewer_of
 from fediverse.api.domain_calls import command, runtime_of
 from fediverse.api.errors import ApiError, not_found, unprocessable
@@ -33,10 +33,7 @@ from fediverse.db import utcnow
 from fediverse.models import (
     Actor,
     Attachment,
-    Block,
     Favourite,
-    Follow,
-    Mention,
     Poll,
     Status,
     StatusEdit,
@@ -46,64 +43,19 @@ from fediverse.sanitize import html_to_text
 from outbox.commands import Outbox, PollSpec, StatusDraft
 
 MAX_IDS = 20  # GET /api/v1/statuses?id[]=... (Mastodon's DEFAULT_STATUSES_LIMIT)
-MAX_ANCESTORS = 40
-MAX_DESCENDANTS = 400
-MAX_DEPTH = 64
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 
 # -- who may read what ------------------------------------------------------------------------------
 
-async def filter_visible(session: AsyncSession, viewer_id: int | None, statuses: Sequence[Status]) -> list[Status]:
-    """The statuses the viewer may read: public and unlisted for everyone, followers-only for accepted
-    followers and mentioned accounts, direct for mentioned accounts; the author always. Nothing from
-    an author who blocks the viewer, or from a suspended or deleted account. A boost is readable
-    when the boosted status is. A fixed number of queries whatever the number of statuses."""
-    if not statuses:
-        return []
-    boosted_ids = {s.reblog_of_id for s in statuses if s.reblog_of_id}
-    originals: dict[int, Status] = {}
-    if boosted_ids:
-        originals = {s.id: s for s in await session.scalars(select(Status).where(Status.id.in_(list(boosted_ids))))}
-    subjects = {s.id: originals.get(s.reblog_of_id) if s.reblog_of_id else s for s in statuses}
-    subject_list = [s for s in subjects.values() if s is not None]
-    author_ids = list({s.actor_id for s in statuses} | {s.actor_id for s in subject_list})
-    hidden_authors = set((await session.scalars(select(Actor.id).where(
-        Actor.id.in_(author_ids), or_(Actor.suspended_at.is_not(None), Actor.deleted_at.is_not(None))))).all())
-    followed: set[int] = set()
-    mentioned: set[int] = set()
-    if viewer_id is not None:
-        hidden_authors |= set((await session.scalars(select(Block.actor_id).where(
-            Block.target_id == viewer_id, Block.actor_id.in_(author_ids)))).all())
-        restricted = [s for s in subject_list if s.visibility not in ("public", "unlisted") and s.actor_id != viewer_id]
-        if restricted:
-            mentioned = set((await session.scalars(select(Mention.status_id).where(
-                Mention.actor_id == viewer_id, Mention.status_id.in_([s.id for s in restricted])))).all())
-            followed = set((await session.scalars(select(Follow.followee_id).where(
-                Follow.follower_id == viewer_id, Follow.state == "accepted",
-                Follow.followee_id.in_(list({s.actor_id for s in restricted}))))).all())
-
-    def readable(status: Status) -> bool:
-        if status.actor_id in hidden_authors:
-            return False
-        if status.visibility in ("public", "unlisted") or status.actor_id == viewer_id:
-            return True
-        if viewer_id is None:
-            return False
-        return status.id in mentioned or (status.visibility == "private" and status.actor_id in followed)
-
-    result = []
-    for status in statuses:
-        subject = subjects[status.id]
-        if subject is not None and status.actor_id not in hidden_authors and readable(subject):
-            result.append(status)
-    return result
+# The rules live in the domain (actors/threads.py), shared with the website's thread pages.
+filter_visible = readable_statuses
 
 
 async def visible_status(session: AsyncSession, viewer_id: int | None, status_id: int) -> Status:
     """The status if the viewer may read it; 404 otherwise (never 403: its existence stays private)."""
-    status = await session.get(Status, status_id)
-    if status is None or not await filter_visible(session, viewer_id, [status]):
+    status = await readable_status(session, viewer_id, status_id)
+    if status is None:
         raise not_found()
     return status
 
@@ -268,39 +220,11 @@ async def status_context(request: Request) -> Response:
     runtime = runtime_of(request)
     async with runtime.sessions() as session:
         status = await visible_status(session, viewer, path_id(request))
-        seen = {status.id}
-        ancestors: list[Status] = []
-        cursor = status
-        while cursor.in_reply_to_id is not None and len(ancestors) < MAX_ANCESTORS:
-            parent = await session.get(Status, cursor.in_reply_to_id)
-            if parent is None or parent.id in seen:
-                break
-            seen.add(parent.id)
-            ancestors.append(parent)
-            cursor = parent
-        ancestors.reverse()
-        children: dict[int, list[Status]] = defaultdict(list)
-        frontier, total, depth = [status.id], 0, 0
-        while frontier and total < MAX_DESCENDANTS and depth < MAX_DEPTH:
-            rows = [r for r in (await session.scalars(select(Status).where(
-                Status.in_reply_to_id.in_(frontier), Status.reblog_of_id.is_(None))
-                .order_by(Status.id).limit(MAX_DESCENDANTS - total))).all() if r.id not in seen]
-            for row in rows:
-                seen.add(row.id)
-                children[row.in_reply_to_id or 0].append(row)
-            total += len(rows)
-            frontier = [r.id for r in rows]
-            depth += 1
-        descendants: list[Status] = []
-        stack = list(reversed(children[status.id]))
-        while stack:
-            node = stack.pop()
-            descendants.append(node)
-            stack.extend(reversed(children.get(node.id, [])))
+        thread = await thread_of(session, viewer, status)
         renderer = StatusRenderer(session, runtime.settings, viewer)
         return JSONResponse({
-            "ancestors": await renderer.render(await filter_visible(session, viewer, ancestors)),
-            "descendants": await renderer.render(await filter_visible(session, viewer, descendants)),
+            "ancestors": await renderer.render(thread.ancestors),
+            "descendants": await renderer.render([reply for reply, _depth in thread.descendants]),
         })
 
 
