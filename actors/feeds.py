@@ -85,7 +85,7 @@ class _Entry(FeedEntry):  # type: ignore[misc]
         return entry
 
 
-def _feed(info: FeedInfo, updated: datetime) -> FeedGenerator:
+def new_feed(info: FeedInfo, updated: datetime) -> FeedGenerator:
     feed = FeedGenerator()
     feed.load_extension("dc")
     feed.load_extension("media")
@@ -100,7 +100,7 @@ def _feed(info: FeedInfo, updated: datetime) -> FeedGenerator:
     return feed
 
 
-def _add_entry(feed: FeedGenerator, *, uri: str, title: str, url: str, summary: str, updated: datetime,
+def add_entry(feed: FeedGenerator, *, uri: str, title: str, url: str, summary: str, updated: datetime,
                published: datetime, author: Actor, categories: Sequence[str], image: Attachment | None) -> None:
     entry = feed.add_entry(_Entry(), order="append")
     entry.id(uri)
@@ -121,7 +121,7 @@ def _add_entry(feed: FeedGenerator, *, uri: str, title: str, url: str, summary: 
         entry.media.content({"url": image.url, "medium": "image", "type": media_type})
 
 
-def _render(feed: FeedGenerator, kind: str) -> bytes:
+def render_feed(feed: FeedGenerator, kind: str) -> bytes:
     return feed.atom_str(pretty=True) if kind == "atom" else feed.rss_str(pretty=True)
 
 
@@ -132,7 +132,7 @@ def _render(feed: FeedGenerator, kind: str) -> bytes:
 
 def events_feed(items: Sequence[AgendaItem], info: FeedInfo, kind: str) -> bytes:
     """Upcoming events as `kind` ("atom" or "rss"), in the order given (soonest first)."""
-    feed = _feed(info, max((item.modified for item in items), default=EPOCH))
+    feed = new_feed(info, max((item.modified for item in items), default=EPOCH))
     for item in items:
         title = clean_text(item.event.title, 300)
         status = (item.event.event_status or "").upper()
@@ -140,10 +140,10 @@ def events_feed(items: Sequence[AgendaItem], info: FeedInfo, kind: str) -> bytes
             title = f"{_label(info.language, status)} : {title}"
         # The line Mastodon shows under an event ("sam. 14 juin, 20 h – Salle des fêtes, Maen Roch"), then the text.
         summary = "\n\n".join(part for part in (summary_line(item.event), description_of(item)) if part)
-        _add_entry(feed, uri=item.status.uri, title=title, url=item.page_url, summary=summary,
+        add_entry(feed, uri=item.status.uri, title=title, url=item.page_url, summary=summary,
                    updated=item.modified, published=item.status.published, author=item.group or item.organiser,
                    categories=[item.event.category] if item.event.category else [], image=item.image)
-    return _render(feed, kind)
+    return render_feed(feed, kind)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,15 +195,15 @@ def price_text(ad: Ad, language: str) -> str:
 
 def ads_feed(items: Sequence[AdItem], info: FeedInfo, kind: str) -> bytes:
     """Open ads as `kind` ("atom" or "rss"), newest first; the price follows the title."""
-    feed = _feed(info, max((item.modified for item in items), default=EPOCH))
+    feed = new_feed(info, max((item.modified for item in items), default=EPOCH))
     for item in items:
         price = price_text(item.ad, info.language)
         title = clean_text(item.ad.title, 200)
-        _add_entry(feed, uri=item.status.uri, title=f"{title} – {price}" if price else title,
+        add_entry(feed, uri=item.status.uri, title=f"{title} – {price}" if price else title,
                    url=item.status.url or item.status.uri, summary=html_to_plain(item.status.content),
                    updated=item.modified, published=item.status.published, author=item.author,
                    categories=[item.ad.category, _label(info.language, item.ad.purpose)], image=item.image)
-    return _render(feed, kind)
+    return render_feed(feed, kind)
 
 
 def html_to_plain(content: str | None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from actors.feeds import EPOCH, FeedInfo, _add_entry, _feed, _render, html_to_plain
+from actors.feeds import EPOCH, FeedInfo, add_entry, html_to_plain, new_feed, render_feed
 from fediverse.models import Actor, Attachment, Status, StatusTag
 
 MAX_FEED_POSTS = 40
@@ -62,11 +62,11 @@ async def post_items(session: AsyncSession, statuses: Sequence[Status]) -> list[
 def posts_feed(items: Sequence[PostItem], info: FeedInfo, kind: str) -> bytes:
     """The posts as `kind` ("atom" or "rss"), newest first; the text behind a content warning stays out."""
     updated = max((item.status.updated or item.status.published for item in items), default=EPOCH)
-    feed = _feed(info, updated)
+    feed = new_feed(info, updated)
     for item in items:
         status = item.status
         summary = status.summary if status.summary else html_to_plain(status.content)
-        _add_entry(feed, uri=status.uri, title=post_title(status), url=status.url or status.uri, summary=summary,
+        add_entry(feed, uri=status.uri, title=post_title(status), url=status.url or status.uri, summary=summary,
                    updated=status.updated or status.published, published=status.published, author=item.author,
                    categories=item.tags, image=item.image if not status.sensitive else None)
-    return _render(feed, kind)
+    return render_feed(feed, kind)

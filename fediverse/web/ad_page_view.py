@@ -17,6 +17,7 @@ from actors.ad_views import AdDetail, ad_detail, public_ad
 from fediverse.ad_terms import CLOSED_MARKS
 from fediverse.runtime import Runtime
 from fediverse.web.auth import SignedIn, language_of, page
+from fediverse.web.follow_pages import profile_path
 from fediverse.web.templating import translations
 
 MAX_ID = 2**63
@@ -74,6 +75,6 @@ async def render_ad_page(request: Request, viewer: SignedIn | None, detail: AdDe
     return page(request, "ads/ad.html", viewer, status_code=status_code, detail=detail, card=card, own=own,
                 can_reply=viewer is not None and not own and card.state == "open", reply=reply or ReplyForm(),
                 close_error=close_error, reasons=list(CLOSED_MARKS), notice=notice if notice in NOTICES else None,
-                author_path=f"/@{author.username}" if author.domain is None else (author.url or author.uri),
+                author_path=profile_path(author),
                 handle=author.handle(runtime.settings.domain), og=_opengraph(runtime, detail, price),
                 alternates=[("application/activity+json", detail.status.uri, None)])

@@ -33,8 +33,8 @@ async def follow_relationship(runtime: Runtime, viewer: SignedIn | None, target:
 
 
 def profile_path(actor: Actor) -> str:
-    """The website's page of an account: `/@username` here, `/accounts/ID` for a remote one."""
-    return f"/@{actor.username}" if actor.domain is None else f"/accounts/{actor.id}"
+    """The website's page of an account: `/@username` here, `/@username@domain` for a remote one."""
+    return f"/@{actor.username}" if actor.domain is None else f"/@{actor.username}@{actor.domain}"
 
 
 async def _target(request: Request) -> Actor | None:

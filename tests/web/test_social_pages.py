@@ -245,7 +245,7 @@ async def test_a_remote_post_is_read_here_and_the_like_goes_to_its_server(make_i
         status, page = await anonymous.get(f"/statuses/{remote_post.id}")
         assert status == 200 and "Marché bio à Fougères" in page and "<script>alert" not in page
         assert f'href="{lea.url}/1"' in page  # the original, on its server
-        assert f'href="/accounts/{lea.id}"' in page
+        assert f'href="/@{lea.username}@{lea.domain}"' in page  # her page here
     async with signed_client(instance, alice) as http:
         status, _, location = await http.post(f"/statuses/{remote_post.id}/favourite")
         assert status == 303 and location == f"/statuses/{remote_post.id}"
