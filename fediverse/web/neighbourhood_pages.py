@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from babel.numbers import format_decimal
-from sqlalchemy import select
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -37,9 +36,10 @@ from actors.neighbourhood import (
     preview_neighbourhood,
     update_neighbourhood,
 )
+from actors.status_views import status_views
 from actors.territory import haversine_km
 from actors.timelines import FilterSet, neighbourhood_timeline
-from fediverse.models import Actor, Status
+from fediverse.models import Status
 from fediverse.places import parse_place
 from fediverse.runtime import Runtime
 from fediverse.web.auth import PRIVATE_HEADERS, SignedIn, language_of, page, sign_in_redirect, signed_in
@@ -308,10 +308,9 @@ async def voisinage(request: Request) -> Response:
         hood = await load_neighbourhood(session, viewer)
         filters = await FilterSet.load(session, viewer, "public")
         statuses = await neighbourhood_timeline(session, viewer, window, filters)
-        ids = {status.actor_id for status in statuses}
-        actors = {a.id: a for a in await session.scalars(select(Actor).where(Actor.id.in_(ids)))} if ids else {}
+        views = await status_views(session, signed.acting.id, statuses)
     names = {item.commune.insee: item.commune.name for item in hood.included}
-    rows = [(status, actors.get(status.actor_id), _place(status, names)) for status in statuses]
+    rows = [(view, _place(view.status, names)) for view in views]
     older = statuses[-1].id if len(statuses) == PAGE_SIZE else None
     return _page(request, signed, "voisinage.html", view=hood_view(hood, language_of(request, signed)), rows=rows,
                  older=older, paged=window.max_id is not None)
