@@ -1,7 +1,7 @@
 """Website page-render benchmark: the pages people open most, over real HTTP, on a filled database.
 
     python bench/web_pages.py [--events 10000] [--ads 10000] [--notes 5000] [--accounts 300]
-                              [--requests 200] [--db sqlite|URL] [--postgres]
+                              [--requests 200] [--db sqlite|URL] [--postgres] [--analyze]
 
 A fresh database (temporary SQLite by default; --db URL for an existing empty database; --postgres
 starts a throw-away PostgreSQL 15 server, as bench/timelines.py does) gets the Couesnon Marches de
@@ -12,13 +12,16 @@ A few real events, ads and posts are first published through the domain commands
 outbox.ad_commands.post_ad, Outbox.post), so their rows are exactly what the website and the API write;
 then EVENTS events, ADS ads and NOTES posts are bulk-inserted as copies of them, directly through the
 models' tables (new ids, authors, titles, communes, dates: events from a month ago to six months ahead,
-ads published over two months with expiry dates ahead, a tenth of them closed or expired).
+ads published over two months with expiry dates ahead, a tenth of them closed or expired). PostgreSQL
+is ANALYZEd after the load; SQLite only with --analyze (a fresh SQLite database has no statistics, as
+on a new instance).
 
 The app then runs under uvicorn on 127.0.0.1 in its own process (plain HTTP, no workers) and one client
 sends REQUESTS sequential keep-alive GETs per page (after ten warm-up ones): the home page (anonymous
 and signed in), the agenda, the ads list, and their filtered variants when the pages take those
-filters. Prints p50/p99/max latency and the server's CPU time per request. A page that does not exist
-(yet) is reported as such and skipped; any other answer than 200 stops the run.
+filters. Prints p50/p99/max latency and the server's CPU time per request (on SQLite it includes the
+queries, which run in the server process; PostgreSQL's own CPU time is not counted). A page that does
+not exist (yet) is reported as such and skipped; any other answer than 200 stops the run.
 """
 
 from __future__ import annotations
@@ -211,7 +214,8 @@ def generate(templates: tuple[list[Any], list[Any], list[Any]], communes: list[d
     return rows
 
 
-async def fill(settings: Settings, accounts: int, events: int, ads: int, notes: int) -> tuple[dict[str, int], str]:
+async def fill(settings: Settings, accounts: int, events: int, ads: int, notes: int,
+               analyze: bool = False) -> tuple[dict[str, int], str]:
     """Fill the database; how many rows of each kind, and the visitor's session cookie."""
     import time as clock
 
@@ -239,7 +243,7 @@ async def fill(settings: Settings, accounts: int, events: int, ads: int, notes: 
             for name in ("statuses", "events", "ads"):
                 for offset in range(0, len(rows[name]), BATCH):
                     await conn.execute(tables[name].insert(), rows[name][offset:offset + BATCH])
-        if not settings.database_url.startswith("sqlite"):
+        if analyze or not settings.database_url.startswith("sqlite"):
             async with engine.begin() as conn:
                 await conn.execute(text("ANALYZE"))
         async with runtime.transaction() as session:
@@ -300,6 +304,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--db", default="sqlite", help="sqlite (temporary file) or an empty database URL")
     parser.add_argument("--postgres", action="store_true", help="start a temporary PostgreSQL 15 server")
+    parser.add_argument("--analyze", action="store_true", help="run ANALYZE on SQLite too (always on PostgreSQL)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-web-pages-"))
@@ -313,7 +318,8 @@ def main() -> None:
             environ={}, domain=f"127.0.0.1:{port}", data_dir=workdir / "data", database_url=database_url,
             insecure_http=True, run_workers=False, api_rate_limit=0))
         began = time.perf_counter()
-        counts, cookie = asyncio.run(fill(settings, args.accounts, args.events, args.ads, args.notes))
+        counts, cookie = asyncio.run(fill(settings, args.accounts, args.events, args.ads, args.notes,
+                                               args.analyze))
         print(f"database: {database_url.split('@')[-1] if postgres else database_url}")
         print(f"filled in {time.perf_counter() - began:.1f}s: {counts['accounts']} accounts, "
               f"{counts['events']} events, {counts['ads']} ads, {counts['statuses']} statuses in all")

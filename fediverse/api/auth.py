@@ -70,6 +70,8 @@ async def identify(request: Request) -> Identity | None:
         actor = await session.get(Actor, row.actor_id) if row.actor_id else None
         if actor is not None and (actor.suspended_at is not None or actor.deleted_at is not None):
             raise ApiError(401, "Your login is currently disabled")
+        if user is not None and user.email_confirmed_at is None:
+            raise ApiError(403, "Your login is missing a confirmed e-mail address")
         if user is not None and not user.approved:
             raise ApiError(403, "Your login is currently pending approval")
         now = utcnow()
