@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from actors.notify import bump, notify
 from fediverse.as2 import format_datetime
@@ -71,6 +72,13 @@ class InteractionCommands(CommandBase):
             await session.delete(boost)
 
     async def favourite(self, actor_id: int, status_id: int) -> Favourite:
+        """Like a status once: a second like (even at the same instant, from another request) is the first."""
+        try:
+            return await self._favourite_once(actor_id, status_id)
+        except IntegrityError:  # the other request's like was committed between our check and our insert
+            return await self._favourite_once(actor_id, status_id)
+
+    async def _favourite_once(self, actor_id: int, status_id: int) -> Favourite:
         async with self._transaction() as session:
             actor = await self._actor(session, actor_id, local=True)
             status = await self._status(session, status_id)

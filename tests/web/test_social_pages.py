@@ -6,6 +6,7 @@ for; bad ids, someone else's posts and forged forms get a readable 4xx, never a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -17,7 +18,7 @@ from fediverse.models import Actor, Favourite, Follow, Status
 from fediverse.sanitize import sanitize_html
 from fediverse.uris import PUBLIC
 from outbox.commands import Outbox
-from tests.federation_steps import count, make_account
+from tests.federation_steps import count, make_account, outbox
 from tests.live import LiveInstance
 from tests.web.a11y import DESKTOP, axe_violations, horizontal_overflow
 from tests.web.conftest import PHONE, new_page, sign_in
@@ -256,3 +257,14 @@ async def test_a_remote_post_is_read_here_and_the_like_goes_to_its_server(make_i
     assert lea.shared_inbox_url in await queued(instance, "Like", remote_post.uri)
     assert lea.inbox_url in await queued(instance, "Follow", lea.uri)
     assert (await _follow(instance, alice, lea)).state == "pending"  # until Léa's server accepts
+
+
+async def test_the_same_like_sent_twice_at_once_is_one_like_and_never_an_error(make_instance) -> None:
+    instance = await make_instance("commune-a.test")
+    alice = await make_account(instance, "alice")
+    bob = await make_account(instance, "bob")
+    status = await post(instance, alice, "Marché de Noël samedi")
+    likes = await asyncio.gather(*(outbox(instance).favourite(bob.id, status.id) for _ in range(8)))
+    assert len({like.id for like in likes}) == 1
+    async with instance.runtime.sessions() as session:
+        assert (await session.get(Status, status.id)).favourites_count == 1
