@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from actors import teams
-from fediverse.models import Actor
+from actors.timelines.conversations import sync_conversations
+from fediverse.models import Actor, ConversationState
 from fediverse.web.session import COOKIE_NAME
 from outbox.ad_commands import post_ad
 from outbox.ads import AdSpec
@@ -63,8 +66,8 @@ def _in_days(days: int, hour: int) -> str:
 
 
 async def populated_site(make_instance: Any) -> Site:
-    """alice (a resident of Maen Roch, admin of the football club), the town hall, posts, an event
-    and an ad; the main pages of the site."""
+    """alice (a resident of Maen Roch, admin of the football club), the town hall, posts, an event, an
+    ad, a private message, a reply, a follow and a favourite for alice; the main pages of the site."""
     instance = await with_territory(await make_instance("commune-a.test"))
     alice = await make_account(instance, "alice", commune_insee=MAEN_ROCH, display_name="Alice Martin")
     mairie = await make_account(instance, "mairie", kind="collectivity", commune_insee=MAEN_ROCH,
@@ -88,10 +91,22 @@ async def populated_site(make_instance: Any) -> Site:
     ad = await post_ad(outbox, alice.id, AdSpec(
         title="Vélo enfant 16 pouces", description="Bon état, casque offert. À venir chercher à Maen Roch.",
         category="vente", purpose="offer", price_cents=3500, free=False, expires_at=None, commune=MAEN_ROCH))
+    # A private conversation, a reply, a follow and a favourite: alice's messages and notifications are not empty.
+    await outbox.post(mairie.id, StatusDraft(text="@alice Bonjour, pouvez-vous passer en mairie signer le "
+                                             "registre de l’association ?", visibility="direct"))
+    await outbox.post(mairie.id, StatusDraft(text="@alice Merci, nous prévenons les services techniques.",
+                                             in_reply_to_id=post.id))
+    await outbox.follow(mairie.id, alice.id)
+    await outbox.favourite(mairie.id, post.id)
+    async with instance.runtime.transaction() as session:
+        await sync_conversations(session, alice.id)  # what opening the messages page does first
+        conversation = await session.scalar(select(ConversationState.id).where(
+            ConversationState.actor_id == alice.id))
     pages = [
         SitePage("home", "/"),
         SitePage("agenda", "/agenda"),
         SitePage("agenda-month", "/agenda?view=month"),
+        SitePage("agenda-map", "/agenda/map"),
         SitePage("event", f"/@club_de_foot/{event.status_id}"),
         SitePage("ads", "/annonces"),
         SitePage("ad", f"/@alice/{ad.status_id}"),
@@ -104,10 +119,13 @@ async def populated_site(make_instance: Any) -> Site:
         SitePage("about", "/about"),
         SitePage("sign-in", "/auth/sign_in", signed_in=False),
         SitePage("sign-up", "/auth/sign_up", signed_in=False),
+        SitePage("password-reset", "/auth/password/new", signed_in=False),
         SitePage("compose", "/statuses/new", anonymous=False),
         SitePage("new-event", "/agenda/new", anonymous=False),
         SitePage("new-ad", "/annonces/new", anonymous=False),
         SitePage("conversations", "/conversations", anonymous=False),
+        SitePage("conversation", f"/conversations/{conversation}", anonymous=False),
+        SitePage("new-conversation", "/conversations/new", anonymous=False),
         SitePage("notifications", "/notifications", anonymous=False),
         SitePage("neighbourhood", "/voisinage", anonymous=False),
         SitePage("settings-profile", "/settings/profile", anonymous=False),

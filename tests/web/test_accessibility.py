@@ -27,7 +27,7 @@ FIXED_PAGE = """<!doctype html><html lang="fr"><head><title>Formulaire</title></
 <main><h1>Formulaire</h1><form><label for="nom">Nom</label><input type="text" id="nom" name="nom">
 <p>Texte lisible</p><button type="submit">Envoyer</button></form></main></body></html>"""
 # The README's images, (page, who, width): viewport-sized, so they stay small.
-README_SHOTS = {("home", "signed-in", "desktop"), ("agenda", "anonymous", "desktop"), ("event", "anonymous", "phone"),
+README_SHOTS = {("home", "anonymous", "desktop"), ("agenda", "signed-in", "desktop"), ("event", "anonymous", "phone"),
                 ("ads", "anonymous", "phone")}
 
 
