@@ -26,14 +26,15 @@ from fediverse.api.errors import ApiError, api_error_handler
 from fediverse.api.middleware import RateLimit, StripTrailingSlash
 from fediverse.api.routes import routes as api_routes
 from fediverse.config import Settings, ensure_secret_key
-from fediverse.db import create_engine, session_factory
-from fediverse.errors import BodySizeLimit, http_exception_handler, unexpected_error_handler
+from fediverse.db import create_engine, run_statistics_refresh, session_factory
+from fediverse.errors import BodySizeLimit
 from fediverse.http import HttpClient
 from fediverse.media import MAX_UPLOAD_BYTES, SIZE_LIMITS, run_orphan_media_cleanup
 from fediverse.media.documents import download_headers
 from fediverse.migrate import upgrade_database
 from fediverse.runtime import Runtime, Signer
 from fediverse.uris import Uris
+from fediverse.web.error_pages import http_error_page, unexpected_error_page
 from fediverse.web.routes import routes as web_routes
 from fediverse.web.security import HtmlSecurityHeaders
 from inbox.ingest import IngestWriter
@@ -96,6 +97,7 @@ def start_workers(runtime: Runtime, stopping: asyncio.Event) -> list[asyncio.Tas
         asyncio.create_task(run_clock_worker(runtime, stopping), name="clock-worker"),
         asyncio.create_task(run_institutional_expiry(runtime, stopping), name="institutional-expiry"),
         asyncio.create_task(run_ad_expiry(runtime, stopping), name="ad-expiry"),
+        asyncio.create_task(run_statistics_refresh(runtime.engine, stopping), name="sqlite-statistics"),
     ]
 
 
@@ -162,8 +164,8 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(RateLimit, limit=settings.api_rate_limit),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, overrides=upload_caps(settings)),
         ],
-        exception_handlers={HTTPException: http_exception_handler, ApiError: api_error_handler,
-                            Exception: unexpected_error_handler},
+        exception_handlers={HTTPException: http_error_page, ApiError: api_error_handler,
+                            Exception: unexpected_error_page},
     )
 
 

@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 
 
 def wants_html(request: Request) -> bool:
+    """A browser asking for a page; the client API always answers JSON, as Mastodon's does."""
     accept = request.headers.get("accept", "")
-    return "text/html" in accept and "json" not in accept
+    return "text/html" in accept and "json" not in accept and not request.url.path.startswith("/api/")
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
