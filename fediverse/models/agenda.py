@@ -39,6 +39,7 @@ class Ad(Base):
     __tablename__ = "ads"
     __table_args__ = (
         Index("ix_ads_state_expires", "state", "expires_at"),
+        Index("ix_ads_state_id", "state", "id"),  # the newest open ads first (home page, list)
         Index("ix_ads_category_id", "category", "id"),
         Index("ix_ads_commune_id", "commune_insee", "id"),
     )
@@ -72,6 +73,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_starts_at", "starts_at"),
+        Index("ix_events_ends_at", "ends_at"),
         Index("ix_events_commune_starts", "commune_insee", "starts_at"),
     )
 
