@@ -127,3 +127,14 @@ async def mastodon_client(make_instance: Any) -> AsyncIterator[Callable[..., Awa
     yield make
     for client in clients:
         client.session.close()
+
+
+# Files that take longest (a browser, the bovine peer, a thousand joins). With two workers (.ci/run,
+# `--dist loadfile`) files are handed out in collection order, so these go first: the run does not end
+# with one worker alone on a long file while the other waits.
+SLOW_FIRST = ("tests/web/", "tests/test_bovine", "tests/test_participation.py", "tests/api/test_streaming.py",
+              "tests/test_teams.py", "tests/test_cli")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))  # stable: files stay whole
