@@ -1,5 +1,5 @@
-"""Editing a local account's profile, whichever edge asks (the website's settings page; the Mastodon
-API's update_credentials could call it too): Mastodon's limits, profile fields kept with the text the
+"""Editing a local account's profile, whichever edge asks (the website's settings page and the Mastodon
+API's update_credentials): Mastodon's limits, profile fields kept with the text the
 person typed and its linkified HTML, avatar and header pictures through the shared media code, and the
 change federated as an `Update` of the actor by `Outbox.update_profile`.
 
@@ -65,6 +65,7 @@ class ProfileEdit:
     fields: list[ProfileField] | None = None
     discoverable: bool | None = None
     manually_approves_followers: bool | None = None
+    bot: bool | None = None
     pictures: dict[PictureKind, PictureUpload] = field(default_factory=dict)
     removed_pictures: set[PictureKind] = field(default_factory=set)
 
@@ -117,6 +118,8 @@ def _changes(edit: ProfileEdit) -> dict[str, Any]:
         changes["discoverable"] = edit.discoverable
     if edit.manually_approves_followers is not None:
         changes["manually_approves_followers"] = edit.manually_approves_followers
+    if edit.bot is not None:
+        changes["bot"] = edit.bot
     if edit.fields is not None:
         entries = [ProfileField(folded(f.name), folded(f.value)) for f in edit.fields]
         changes["fields_json"] = json.dumps(

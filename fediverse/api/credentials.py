@@ -1,14 +1,14 @@
 """Mastodon client API: the signed-in account's own profile (verify_credentials, update_credentials).
 
-A thin edge: parameters come through the shared parser (`fediverse.api.params`), pictures through
-the shared media code, the profile change through `Outbox.update_profile` (it federates an Update)
-and posting defaults through `actors.preferences`.
+A thin edge: parameters come through the shared parser (`fediverse.api.params`), the profile change
+through the domain's `outbox.profile_edit` (the website's settings page uses it too: same limits,
+pictures through the shared media code, an Update federated) and posting defaults through
+`actors.preferences`.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,23 +20,26 @@ from starlette.routing import BaseRoute, Route
 from actors.preferences import PreferenceError, update_posting_defaults, validate_posting_defaults
 from fediverse.api.auth import Identity, authenticate
 from fediverse.api.domain_calls import runtime_of
-from fediverse.api.errors import not_found, unprocessable
+from fediverse.api.errors import ApiError, not_found, unprocessable
 from fediverse.api.params import as_list, flag_param, hash_param, read_params, scalar_text
 from fediverse.api.serializers.accounts import credential_account_to_api
 from fediverse.config import Settings
-from fediverse.media import MediaError, StoredMedia, discard, media_storage, store_upload
 from fediverse.models import Actor, Follow, User
-from fediverse.runtime import Runtime
-from fediverse.sanitize import html_to_text, text_to_html
-from outbox.commands import CommandError, Outbox
-
-MAX_DISPLAY_NAME = 30
-MAX_NOTE = 500
-MAX_FIELDS = 4
-MAX_FIELD_TEXT = 255
-SWITCHES = (("locked", "manually_approves_followers"), ("bot", "bot"), ("discoverable", "discoverable"))
-IMAGES: tuple[tuple[Literal["avatar", "header"], str, str], ...] = (
-    ("avatar", "icon_url", "icon_static_url"), ("header", "image_url", "image_static_url"))
+from outbox.commands import CommandError
+from outbox.profile_edit import (
+    MAX_DISPLAY_NAME,
+    MAX_FIELD_TEXT,
+    MAX_FIELDS,
+    MAX_NOTE,
+    PictureKind,
+    PictureUpload,
+    ProfileEdit,
+    ProfileError,
+    ProfileField,
+    problems_of,
+    save_profile,
+    stored_fields,
+)
 
 
 async def _credential_account(session: AsyncSession, settings: Settings, identity: Identity) -> dict[str, Any]:
@@ -48,9 +51,7 @@ async def _credential_account(session: AsyncSession, settings: Settings, identit
         Follow.followee_id == actor.id, Follow.state == "pending")) or 0
     doc = credential_account_to_api(actor, user, settings, requests)
     # `source.fields` are what the user typed, not the linkified HTML of `fields`.
-    stored = [f for f in json.loads(actor.fields_json or "[]") if isinstance(f, dict)]
-    doc["source"]["fields"] = [{"name": f.get("name", ""), "verified_at": None,
-                                "value": f.get("source_value", html_to_text(f.get("value", "")))} for f in stored]
+    doc["source"]["fields"] = [{"name": f.name, "value": f.value, "verified_at": None} for f in stored_fields(actor)]
     return doc
 
 
@@ -61,82 +62,48 @@ async def verify_credentials(request: Request) -> JSONResponse:
         return JSONResponse(await _credential_account(session, runtime.settings, identity))
 
 
-def _field_html(value: str) -> str:
-    """A profile field value as Mastodon shows it: escaped text with its links made clickable."""
-    rendered = text_to_html(value)
-    if rendered.startswith("<p>") and rendered.endswith("</p>"):
-        rendered = rendered[3:-4]
-    return rendered
-
-
-def _sent_fields(params: dict[str, Any]) -> list[dict[str, str]] | None:
-    """The `fields_attributes` entries as sent (`[N][name|value]`, `[][...]`, a JSON list or object), white
-    space folded; None when no entry has a name or a value."""
+def _sent_fields(params: dict[str, Any]) -> list[ProfileField] | None:
+    """The `fields_attributes` entries as sent (`[N][name|value]`, `[][...]`, a JSON list or object);
+    None when none were sent, [] for an explicit empty `fields_attributes` (clears them)."""
     entries = []
     for entry in as_list(params.get("fields_attributes")):
         if not isinstance(entry, dict):
             continue
-        parts = {part: scalar_text(entry, part) for part in ("name", "value")}
-        sent = {part: " ".join(text.split()) for part, text in parts.items() if text is not None}
-        if sent:
-            entries.append(sent)
-    return entries or None
-
-
-def _profile_fields(params: dict[str, Any]) -> list[dict[str, str]] | None:
-    """The profile fields to store; None when none were sent, [] for an explicit empty `fields_attributes`."""
-    entries = _sent_fields(params)
-    if entries is None:
+        name, value = scalar_text(entry, "name"), scalar_text(entry, "value")
+        if name is not None or value is not None:
+            entries.append(ProfileField(name or "", value or ""))
+    if not entries:
         return [] if params.get("fields_attributes") == "" else None
-    fields = [e for e in entries if e.get("name") or e.get("value")]
-    if len(fields) > MAX_FIELDS:
-        raise unprocessable(f"at most {MAX_FIELDS} profile fields", "fields")
-    result = []
-    for entry in fields:
-        name, value = entry.get("name", ""), entry.get("value", "")
-        if len(name) > MAX_FIELD_TEXT or len(value) > MAX_FIELD_TEXT:
-            raise unprocessable(f"profile field names and values are limited to {MAX_FIELD_TEXT} characters",
-                                "fields")
-        result.append({"name": name, "value": _field_html(value), "source_value": value})
-    return result
+    return entries
 
 
-def _profile_changes(params: dict[str, Any]) -> dict[str, Any]:
-    """The columns of `Outbox.update_profile` that the request changes, checked."""
-    changes: dict[str, Any] = {}
-    display_name = scalar_text(params, "display_name")
-    if display_name is not None:
-        display_name = display_name.strip()
-        if len(display_name) > MAX_DISPLAY_NAME:
-            raise unprocessable(f"display name is limited to {MAX_DISPLAY_NAME} characters", "display_name")
-        changes["display_name"] = display_name
-    note = scalar_text(params, "note")
-    if note is not None:
-        if len(note) > MAX_NOTE:
-            raise unprocessable(f"note is limited to {MAX_NOTE} characters", "note")
-        changes["summary"] = text_to_html(note)
-        changes["source_note"] = note
-    for name, column in SWITCHES:
-        value = flag_param(params, name)
-        if value is not None:
-            changes[column] = value
-    fields = _profile_fields(params)
-    if fields is not None:
-        changes["fields_json"] = json.dumps(fields, ensure_ascii=False)
-    return changes
+def _profile_edit(params: dict[str, Any]) -> ProfileEdit:
+    return ProfileEdit(display_name=scalar_text(params, "display_name"), note=scalar_text(params, "note"),
+                       fields=_sent_fields(params), discoverable=flag_param(params, "discoverable"),
+                       manually_approves_followers=flag_param(params, "locked"), bot=flag_param(params, "bot"))
 
 
-async def _store_image(runtime: Runtime, upload: UploadFile, purpose: Literal["avatar", "header"]) -> StoredMedia:
-    """An uploaded avatar or header, checked, cleaned and resized by the shared media code."""
-    data = await upload.read()
-    try:
-        stored = await store_upload(runtime, data, filename=upload.filename, declared_type=upload.content_type,
-                                    purpose=purpose)
-    except MediaError as exc:
-        raise unprocessable(str(exc), purpose) from exc
-    # A profile picture only gets a separate small file when it is animated: its still first
-    # frame, served as avatar_static / header_static for apps that do not animate.
-    return stored
+async def _pictures(files: dict[str, UploadFile]) -> dict[PictureKind, PictureUpload]:
+    pictures: dict[PictureKind, PictureUpload] = {}
+    for kind in ("avatar", "header"):
+        upload = files.get(kind)
+        if upload is not None:
+            pictures[kind] = PictureUpload(await upload.read(), upload.filename, upload.content_type)
+    return pictures
+
+
+# The domain's refusal codes, in the words the API has always used.
+PROFILE_ERRORS = {
+    "display_name_too_long": f"display name is limited to {MAX_DISPLAY_NAME} characters",
+    "note_too_long": f"note is limited to {MAX_NOTE} characters",
+    "too_many_fields": f"at most {MAX_FIELDS} profile fields",
+    "field_too_long": f"profile field names and values are limited to {MAX_FIELD_TEXT} characters",
+}
+
+
+def _refusal(exc: ProfileError) -> ApiError:
+    field = "fields" if exc.field.startswith("field") else exc.field
+    return unprocessable(exc.detail or PROFILE_ERRORS.get(exc.reason, exc.reason), field)
 
 
 async def update_credentials(request: Request) -> JSONResponse:
@@ -144,7 +111,10 @@ async def update_credentials(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     files: dict[str, UploadFile] = {}
     params = await read_params(request, files)
-    changes = _profile_changes(params)
+    edit = _profile_edit(params)
+    problems = problems_of(edit)
+    if problems:
+        raise _refusal(problems[0])
     source = hash_param(params, "source")
     privacy = scalar_text(source, "privacy")
     sensitive = flag_param(source, "sensitive")
@@ -154,30 +124,13 @@ async def update_credentials(request: Request) -> JSONResponse:
     except PreferenceError as exc:
         raise unprocessable(str(exc), "source") from exc
     assert identity.actor is not None
-    stored: list[str] = []
+    edit.pictures = await _pictures(files)
     try:
-        for purpose, column, static_column in IMAGES:
-            upload = files.get(purpose)
-            if upload is not None:
-                image = await _store_image(runtime, upload, purpose)
-                stored.extend(image.file_names)
-                changes[column] = image.url
-                static = image.preview_url if image.preview_file_name else None
-                if static is not None or getattr(identity.actor, static_column) is not None:
-                    changes[static_column] = static  # set, or cleared when the new picture is not animated
-        replaced = [identity.actor.icon_url, identity.actor.icon_static_url] if "icon_url" in changes else []
-        if "image_url" in changes:
-            replaced += [identity.actor.image_url, identity.actor.image_static_url]
-        if changes:
-            await Outbox(runtime).update_profile(identity.actor_id, **changes)
+        await save_profile(runtime, identity.actor.id, edit)
+    except ProfileError as exc:
+        raise _refusal(exc) from exc
     except CommandError as exc:
-        await discard(runtime, *stored)
         raise unprocessable(str(exc)) from exc
-    except BaseException:
-        await discard(runtime, *stored)
-        raise
-    storage = media_storage(runtime.settings)
-    await discard(runtime, *(storage.name_for_url(url) for url in replaced))
     if identity.user is not None and (privacy, sensitive, language) != (None, None, None):
         await update_posting_defaults(runtime, identity.user.id, privacy=privacy, sensitive=sensitive,
                                       language=language)
