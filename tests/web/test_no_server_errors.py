@@ -12,8 +12,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import select
 from starlette.routing import Route
 
+from fediverse.models import Actor
 from fediverse.web.routes import routes
 from tests.federation_steps import make_account
 from tests.test_locations import with_territory
@@ -84,3 +86,12 @@ async def test_every_page_and_form_answers_hostile_input_without_a_server_error(
         async with anonymous_client(instance) as client:
             failures = await _sweep(client, known)
     assert failures == []
+
+
+async def test_a_nul_character_is_dropped_from_stored_and_looked_up_text(make_instance) -> None:
+    """PostgreSQL refuses NUL in text (a 500 before); both databases now store and match without it."""
+    instance = await make_instance("commune-a.test")
+    await make_account(instance, "alice", display_name="Ali\x00ce Martin")
+    async with instance.runtime.sessions() as session:
+        found = await session.scalar(select(Actor).where(Actor.username_lower == "ali\x00ce"))
+    assert found is not None and found.display_name == "Alice Martin"
