@@ -12,7 +12,7 @@ from actors.registrations import Confirmation
 from fediverse.config import Settings
 from fediverse.mail import Mail, compose
 from fediverse.models import Actor, User
-from fediverse.web.templating import LANGUAGES
+from fediverse.templating import LANGUAGES
 
 
 def _language(settings: Settings, user: User) -> str:

@@ -21,7 +21,7 @@ import aiosmtplib
 from starlette.background import BackgroundTask
 
 from fediverse.config import Settings
-from fediverse.web.templating import render
+from fediverse.templating import render
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (2.0, 10.0)  # seconds before the second and third attempts

@@ -12,7 +12,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from fediverse import mail
-from fediverse.web.templating import catalog_files
+from fediverse.templating import catalog_files
 from tests.conftest_helpers import make_settings
 from tests.smtp_steps import body_of, instance_settings, smtp_server
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from fediverse.web.templating import catalog_files, environment, pick_language, render, translations
+from fediverse.templating import catalog_files, environment, pick_language, render, translations
 
 ROOT = Path(__file__).resolve().parents[1]
 

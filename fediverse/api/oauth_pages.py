@@ -26,8 +26,8 @@ from fediverse.db import utcnow
 from fediverse.login_throttle import client_ip, throttle_of
 from fediverse.models import OAuthApp, OAuthGrant, User
 from fediverse.runtime import Runtime
+from fediverse.templating import LOCALE_DIR, render
 from fediverse.web.session import CSRF_FIELD, WebSession, load_session, save_session
-from fediverse.web.templating import LOCALE_DIR, render
 
 CODE_TTL = timedelta(minutes=10)
 STATE_LIMIT = 1000

@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Route
 from actors.registrations import admins
 from actors.territory import get_territory, list_communes
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.auth import language_of, page, signed_in
-from fediverse.web.templating import translations
 
 
 async def about_page(request: Request) -> Response:

@@ -19,7 +19,7 @@ from fediverse.ad_terms import DEFAULT_EXPIRY, MAX_EXPIRY, MAX_TITLE, AdInputErr
 from fediverse.db import utcnow
 from fediverse.models import Commune
 from fediverse.models.agenda import AD_CATEGORIES, AD_PURPOSES
-from fediverse.web.templating import TIME_ZONE
+from fediverse.templating import TIME_ZONE
 from fediverse.web.uploads import MAX_PHOTOS, PhotoInput
 from outbox.ad_commands import MAX_DESCRIPTION
 from outbox.ads import AD_AUTHOR_KINDS, AdSpec

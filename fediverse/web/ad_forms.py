@@ -21,11 +21,11 @@ from actors.territory import list_communes
 from fediverse.ad_terms import CLOSED_MARKS, format_amount
 from fediverse.models import Commune
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.ad_form_fields import AdForm, blank_form, check_form, local_day, may_post_ads, typed_form
 from fediverse.web.ad_page_view import ReplyForm, readable_ad, render_ad_page
 from fediverse.web.auth import SignedIn, csrf_refused, language_of, page, sign_in_redirect, signed_in
 from fediverse.web.session import CSRF_FIELD
-from fediverse.web.templating import translations
 from fediverse.web.uploads import MAX_PHOTOS, read_photos
 from outbox.ad_commands import close_ad, delete_ad, edit_ad, post_ad
 from outbox.commands import MAX_TEXT_LENGTH, CommandError, NotFound, Outbox, StatusDraft

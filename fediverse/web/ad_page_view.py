@@ -16,9 +16,9 @@ from starlette.responses import Response
 from actors.ad_views import AdDetail, ad_detail, public_ad
 from fediverse.ad_terms import CLOSED_MARKS
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, language_of, page
 from fediverse.web.follow_pages import profile_path
-from fediverse.web.templating import translations
 
 MAX_ID = 2**63
 # What the page confirms after a form was sent (`?done=...`, after a 303 so a reload sends nothing).

@@ -26,11 +26,11 @@ from actors.neighbourhood import MAX_RADIUS_KM, KnownCommune, known_communes
 from fediverse.models import Actor, Ad, Status
 from fediverse.models.agenda import AD_CATEGORIES, AD_PURPOSES
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web import ad_forms
 from fediverse.web.ad_page_view import readable_ad, render_ad_page
 from fediverse.web.auth import SignedIn, language_of, page, signed_in
 from fediverse.web.public_pages import wants_activitypub
-from fediverse.web.templating import translations
 
 PAGE_SIZE = 20
 RADIUS_CHOICES = ("5", "10", "20", "30", "50")

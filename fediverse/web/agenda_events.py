@@ -37,8 +37,8 @@ from fediverse.db import utcnow
 from fediverse.models import Actor, Event, Status
 from fediverse.runtime import Runtime
 from fediverse.sanitize import html_to_text, sanitize_html
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, csrf_refused, form_of, language_of, page, signed_in
-from fediverse.web.templating import translations
 from outbox import events as event_rules
 from outbox.errors import CommandError, NotFound
 from outbox.participation import NotOrganiser, ParticipationCommands, is_organiser

@@ -33,11 +33,11 @@ from actors.events import AgendaFilter, Cursor
 from actors.neighbourhood import KnownCommune, known_communes
 from fediverse.models.agenda import EVENT_CATEGORIES
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web import agenda_events, event_forms
 from fediverse.web.agenda_events import event_page
 from fediverse.web.agenda_query import AgendaRequest, read_agenda_request, today
 from fediverse.web.auth import SignedIn, language_of, page, signed_in
-from fediverse.web.templating import translations
 
 __all__ = ["event_page", "routes", "upcoming_event_cards"]
 

@@ -19,8 +19,8 @@ from actors.browser_sessions import find_browser_session
 from actors.logins import active, identities_of
 from fediverse.models import Actor, User
 from fediverse.runtime import Runtime
+from fediverse.templating import LANGUAGES, pick_language, render
 from fediverse.web.session import CSRF_FIELD, WebSession, load_session, save_session
-from fediverse.web.templating import LANGUAGES, pick_language, render
 
 ACTING_KEY = "act"
 

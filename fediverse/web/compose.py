@@ -27,9 +27,9 @@ from actors.territory import list_communes
 from actors.threads import readable_status
 from fediverse.models import VISIBILITIES, Actor, Attachment, Commune
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, csrf_refused, language_of, page, sign_in_redirect, signed_in
 from fediverse.web.social_common import form_id, gettext_for, not_found, say
-from fediverse.web.templating import translations
 from fediverse.web.uploads import PhotoInput, read_photos
 from outbox.commands import MAX_MEDIA, MAX_TEXT_LENGTH, CommandError, Outbox, StatusDraft
 

@@ -25,10 +25,10 @@ from actors.directory import (
     themes_in_use,
 )
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web import search_pages
 from fediverse.web.auth import language_of, page, signed_in
 from fediverse.web.profile_common import BadLink, account_cards, bad_link, page_number
-from fediverse.web.templating import translations
 
 PER_PAGE = 24
 

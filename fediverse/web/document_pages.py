@@ -23,9 +23,9 @@ from fediverse.media.attachments import create_attachment, delete_attachment
 from fediverse.media.documents import PDF_TYPE
 from fediverse.media.errors import MediaError
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, csrf_refused, language_of, signed_in
 from fediverse.web.profile_pages import gallery
-from fediverse.web.templating import translations
 from outbox.commands import MAX_TEXT_LENGTH, CommandError, Outbox, StatusDraft
 
 MAX_TITLE = 200

@@ -36,8 +36,8 @@ from fediverse.models import Actor, Attachment, Commune, Event, Status
 from fediverse.models.agenda import EVENT_CATEGORIES, EVENT_STATUSES
 from fediverse.runtime import Runtime
 from fediverse.sanitize import html_to_text
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, csrf_refused, language_of, page, sign_in_redirect, signed_in
-from fediverse.web.templating import translations
 from fediverse.web.uploads import PhotoInput, read_photos
 from outbox.errors import CommandError
 from outbox.event_wire import MAX_CAPACITY, MAX_DESCRIPTION, MAX_PLACE_TEXT, MAX_TITLE, MAX_URL

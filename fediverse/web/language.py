@@ -13,8 +13,8 @@ from starlette.routing import BaseRoute, Route
 
 from actors.interface_language import set_interface_language
 from fediverse.runtime import Runtime
+from fediverse.templating import LANGUAGES
 from fediverse.web.auth import LANGUAGE_COOKIE, form_of, local_path, signed_in
-from fediverse.web.templating import LANGUAGES
 
 ONE_YEAR = 365 * 24 * 3600
 

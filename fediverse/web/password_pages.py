@@ -19,11 +19,11 @@ from actors.registrations import MAX_PASSWORD, RegistrationError, reset_password
 from fediverse.mail import delivery_task
 from fediverse.models import Actor
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.account_messages import say_problems
 from fediverse.web.auth import csrf_refused, form_of, language_of, page, signed_in
 from fediverse.web.mail_throttle import count_mail, mail_blocked
 from fediverse.web.session import load_session, save_session
-from fediverse.web.templating import translations
 
 MAX_EMAIL_CHARS = 320
 

@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from fediverse.models import Actor, Commune
 from fediverse.sanitize import html_to_text
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, language_of, page
-from fediverse.web.templating import translations
 
 MAX_ID = 2**63 - 1
 PRESENTATION_LENGTH = 160

@@ -36,11 +36,11 @@ from actors.timelines import tag_timeline
 from fediverse.http import FetchError
 from fediverse.models import Actor, Status
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, language_of, page, signed_in
 from fediverse.web.feed_routes import FEED_TYPES, conditional
 from fediverse.web.profile_common import BadLink, account_cards, account_path, bad_link, cursor
 from fediverse.web.social_common import not_found
-from fediverse.web.templating import translations
 from inbox.fetch_objects import known_object, resolve_remote_object
 from webfinger.client import resolve_handle
 

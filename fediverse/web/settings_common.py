@@ -10,8 +10,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, csrf_refused, language_of, signed_in
-from fediverse.web.templating import translations
 
 
 def gettext_of(request: Request, viewer: SignedIn | None) -> Callable[[str], str]:

@@ -25,10 +25,10 @@ from actors.preferences import DEFAULT_VISIBILITIES, update_posting_defaults
 from actors.teams import record_if_team_action
 from fediverse.runtime import Runtime
 from fediverse.sanitize import html_to_text
+from fediverse.templating import LANGUAGES
 from fediverse.web.auth import LANGUAGE_COOKIE, SignedIn, page, sign_in_redirect, signed_in
 from fediverse.web.language import ONE_YEAR
 from fediverse.web.settings_common import done, done_notice, gettext_of, posted_form, text
-from fediverse.web.templating import LANGUAGES
 from outbox.commands import CommandError
 from outbox.profile_edit import (
     MAX_DISPLAY_NAME,

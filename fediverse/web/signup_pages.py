@@ -35,12 +35,12 @@ from actors.territory import get_territory, list_communes
 from fediverse.mail import delivery_task
 from fediverse.models import Actor, Commune, Invite
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web import about_pages, invite_pages, password_pages
 from fediverse.web.account_messages import say_problems, status_of
 from fediverse.web.auth import csrf_refused, form_of, language_of, page, signed_in
 from fediverse.web.mail_throttle import count_mail, mail_blocked
 from fediverse.web.session import load_session, save_session
-from fediverse.web.templating import translations
 
 SIGNED_UP_KEY = "signed_up"  # the session remembers the address the link went to, for the next page
 

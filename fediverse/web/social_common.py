@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, csrf_refused, form_of, language_of, local_path, page, signed_in
-from fediverse.web.templating import translations
 from outbox.commands import CommandError
 
 MAX_ID = 2**63 - 1

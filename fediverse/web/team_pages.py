@@ -22,8 +22,8 @@ from starlette.routing import BaseRoute, Route
 from actors import teams
 from fediverse.models import Actor, User
 from fediverse.runtime import Runtime
+from fediverse.templating import translations
 from fediverse.web.auth import SignedIn, csrf_refused, form_of, language_of, page, sign_in_redirect, signed_in
-from fediverse.web.templating import translations
 
 ACTION_LOG_SIZE = 50
 # What a successful form did, shown once on the page it redirects to (`?done=`).

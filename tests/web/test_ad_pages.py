@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from actors.ad_views import latest_ad_cards
 from fediverse.db import utcnow
 from fediverse.models import Ad, Attachment, Mention, Notification, Status
-from fediverse.web.templating import environment
+from fediverse.templating import environment
 from outbox.ad_commands import post_ad
 from outbox.ads import AdSpec
 from tests.federation_steps import count, first, make_account, outbox

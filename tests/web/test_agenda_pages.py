@@ -26,10 +26,10 @@ from sqlalchemy import select
 from actors import teams
 from fediverse.db import utcnow
 from fediverse.models import Actor, Event, Participation, User
+from fediverse.templating import environment
 from fediverse.web.agenda_pages import upcoming_event_cards
 from fediverse.web.agenda_query import Period
 from fediverse.web.session import COOKIE_NAME
-from fediverse.web.templating import environment
 from tests.federation_steps import make_account
 from tests.live import LiveInstance
 from tests.test_calendar_feeds import add_event, remote_actor_row

@@ -1,4 +1,5 @@
-"""Jinja2 over the top-level templates/ folder, with gettext from Babel catalogs.
+"""Jinja2 over the top-level templates/ folder, with gettext from Babel catalogs: the website, the
+OAuth pages and the mails all render through it (a kernel module, so the domain never imports an edge).
 
 Catalogs are read from the .po files (fediverse/locale/<lang>/LC_MESSAGES/*.po: messages.po plus
 one file per area of the site, merged into one catalog) and compiled in memory at first use, so no
@@ -22,8 +23,8 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
-LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("fr", "en")
 
 
